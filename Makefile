@@ -1,0 +1,76 @@
+# The study, end to end: data -> runs -> report pages -> site.   `make help` lists the targets.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PROFILE ?= standard
+DATA_DIR ?= data/msl-images
+BACKEND ?= local
+RUN ?=
+ARGS ?=
+export DATA_DIR PROFILE BACKEND
+
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+RUNNER := $(PY) -m runner
+SITE_INPUTS := $(shell find report templates hooks -type f 2>/dev/null) mkdocs.yml \
+               $(shell find results/$(PROFILE) -name run.json -o -name summary.json 2>/dev/null)
+
+.PHONY: help venv data check run results pages site all serve dist test lint format status clean
+
+help: ## list the targets and the variables they take
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-9s %s\n", $$1, $$2}'
+	@echo "variables: PROFILE=$(PROFILE) (smoke|quick|standard|full)  DATA_DIR=$(DATA_DIR)"
+	@echo "           RUN=<run name>  BACKEND=$(BACKEND) (local|sagemaker)  ARGS=<runner flags>"
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m ipykernel install --sys-prefix --name msl-study --display-name "Python (msl-study)" >/dev/null
+	touch $@
+
+venv: $(STAMP) ## create .venv and install the pinned dependencies (idempotent)
+
+data: $(STAMP) ## download and verify the data set into DATA_DIR if it is missing
+	$(RUNNER) data
+
+check: $(STAMP) ## validate the data directory and the plan without running anything
+	$(RUNNER) check --profile $(PROFILE) $(ARGS)
+
+run: $(STAMP) ## run one run of the plan: make run RUN=kernel-5x5 [PROFILE=quick]
+	@test -n "$(RUN)" || { echo "usage: make run RUN=<name> (see plan.yaml)"; exit 2; }
+	$(RUNNER) run $(RUN) --profile $(PROFILE) --backend $(BACKEND) $(ARGS)
+
+results: $(STAMP) ## run every run of the plan that is not up to date
+	$(RUNNER) run --profile $(PROFILE) --backend $(BACKEND) $(ARGS)
+
+pages: $(STAMP) ## render report/ pages from results/PROFILE
+	$(RUNNER) render --profile $(PROFILE)
+
+site/index.html: $(STAMP) $(SITE_INPUTS)
+	$(VENV)/bin/mkdocs build --strict --quiet
+
+site: pages site/index.html ## build the static site into site/ (mkdocs build --strict)
+
+all: data check results site ## everything: data check -> runs -> pages -> site
+
+serve: $(STAMP) ## serve the report at http://127.0.0.1:8000
+	$(VENV)/bin/mkdocs serve
+
+status: $(STAMP) ## which runs of PROFILE are up to date
+	$(RUNNER) status --profile $(PROFILE)
+
+test: $(STAMP) ## lint and run the test suite (installs what it needs)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/pytest $(ARGS)
+
+lint: $(STAMP) ## ruff check and format check
+	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
+
+format: $(STAMP) ## format the code with ruff
+	$(VENV)/bin/ruff format . && $(VENV)/bin/ruff check --fix .
+
+clean: ## remove build outputs (site, dist); results and cache stay
+	rm -rf site dist

@@ -1,0 +1,164 @@
+"""Model builders and their analytic descriptions (parameters, FLOPs, receptive fields).
+
+Written with Keras 3 layers only, so the same code runs under the TensorFlow or JAX backend.
+Both models take uint8 images and rescale to [0, 1] inside the graph, so the input pipeline
+never materialises float copies of the data set.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import keras
+from keras import layers
+
+CNN_FILTERS = (32, 64, 128, 256)
+
+
+def _inputs(image_size: int) -> keras.KerasTensor:
+    return keras.Input((image_size, image_size, 3), dtype="uint8", name="image")
+
+
+def augmentation(seed: int) -> keras.Sequential:
+    """Label-preserving changes a rover image can undergo: mirror and a small shift.
+    Active only during training."""
+    return keras.Sequential(
+        [
+            layers.RandomFlip("horizontal", seed=seed),
+            layers.RandomTranslation(0.08, 0.08, fill_mode="reflect", seed=seed + 1),
+        ],
+        name="augment",
+    )
+
+
+def build_baseline(
+    image_size: int, n_classes: int, seed: int = 0, augment: bool = True
+) -> keras.Model:
+    """No convolution: every pixel is an independent input to a dense layer."""
+    x = inputs = _inputs(image_size)
+    x = layers.Rescaling(1 / 255, name="scale")(x)
+    if augment:
+        x = augmentation(seed)(x)
+    x = layers.Flatten(name="flatten")(x)
+    x = layers.Dense(512, activation="relu", name="dense_512")(x)
+    x = layers.Dropout(0.3, seed=seed, name="dropout")(x)
+    x = layers.Dense(256, activation="relu", name="dense_256")(x)
+    outputs = layers.Dense(n_classes, activation="softmax", name="classes")(x)
+    return keras.Model(inputs, outputs, name="baseline")
+
+
+def build_cnn(
+    image_size: int,
+    n_classes: int,
+    kernel_sizes: tuple[int, ...] = (3, 3, 3, 3),
+    filters: tuple[int, ...] = CNN_FILTERS,
+    dropout: float = 0.5,
+    seed: int = 0,
+    augment: bool = True,
+) -> keras.Model:
+    """Conv(k, stride 1, same) -> BatchNorm -> ReLU -> MaxPool(2) per block, then global
+    average pooling, dropout and a softmax layer."""
+    if len(kernel_sizes) != len(filters):
+        raise ValueError(f"kernel_sizes {kernel_sizes} needs one entry per block ({filters})")
+    x = inputs = _inputs(image_size)
+    x = layers.Rescaling(1 / 255, name="scale")(x)
+    if augment:
+        x = augmentation(seed)(x)
+    for i, (k, f) in enumerate(zip(kernel_sizes, filters, strict=True), start=1):
+        # No bias: batch normalisation's shift makes it redundant.
+        x = layers.Conv2D(f, k, padding="same", use_bias=False, name=f"conv{i}_{k}x{k}")(x)
+        x = layers.BatchNormalization(name=f"bn{i}")(x)
+        x = layers.ReLU(name=f"relu{i}")(x)
+        x = layers.MaxPooling2D(2, name=f"pool{i}")(x)
+    x = layers.GlobalAveragePooling2D(name="gap")(x)
+    x = layers.Dropout(dropout, seed=seed, name="dropout")(x)
+    outputs = layers.Dense(n_classes, activation="softmax", name="classes")(x)
+    name = "cnn_" + "-".join(str(k) for k in kernel_sizes)
+    return keras.Model(inputs, outputs, name=name)
+
+
+@dataclass
+class LayerInfo:
+    name: str
+    kind: str
+    output_shape: tuple
+    parameters: int
+    flops: int  # multiply-adds counted as 2 FLOPs, forward pass, one image
+    receptive_field: int  # pixels of the input one output unit sees (per side)
+    jump: int  # input pixels between two neighbouring output units
+
+
+def describe(model: keras.Model) -> list[LayerInfo]:
+    """Walk the model's layers and compute each one's parameters, FLOPs and receptive field
+    from its configuration (the standard recurrence r' = r + (k - 1) * j, j' = j * s)."""
+    rf, jump = 1, 1
+    rows: list[LayerInfo] = []
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.InputLayer):
+            continue
+        shape = tuple(layer.output.shape[1:])
+        flops = 0
+        kind = type(layer).__name__
+        if isinstance(layer, layers.Conv2D):
+            k = layer.kernel_size[0]
+            s = layer.strides[0]
+            cin = layer.input.shape[-1]
+            flops = 2 * k * k * cin * layer.filters * shape[0] * shape[1]
+            rf, jump = rf + (k - 1) * jump, jump * s
+        elif isinstance(layer, layers.MaxPooling2D | layers.AveragePooling2D):
+            k, s = layer.pool_size[0], layer.strides[0]
+            rf, jump = rf + (k - 1) * jump, jump * s
+            flops = shape[0] * shape[1] * shape[2] * k * k
+        elif isinstance(layer, layers.Dense):
+            flops = 2 * layer.input.shape[-1] * layer.units
+        elif isinstance(layer, layers.BatchNormalization | layers.ReLU):
+            flops = 2 * int(_prod(shape))
+        elif isinstance(layer, layers.GlobalAveragePooling2D):
+            rf = None  # sees the whole image from here on
+            flops = int(_prod(layer.input.shape[1:]))
+        rows.append(
+            LayerInfo(
+                layer.name,
+                kind,
+                shape,
+                layer.count_params(),
+                flops,
+                rf if rf is not None else -1,
+                jump,
+            )
+        )
+        if rf is None:
+            rf = -1
+    return rows
+
+
+def _prod(shape) -> int:
+    out = 1
+    for d in shape:
+        out *= int(d)
+    return out
+
+
+def summary(model: keras.Model) -> dict:
+    """The `model` block of metrics.json."""
+    rows = describe(model)
+    convs = [r for r in rows if r.kind == "Conv2D" or r.kind == "MaxPooling2D"]
+    return {
+        "name": model.name,
+        "parameters": int(model.count_params()),
+        "trainable_parameters": int(sum(int(_prod(w.shape)) for w in model.trainable_weights)),
+        "flops_per_image": int(sum(r.flops for r in rows)),
+        "receptive_field_per_layer": [
+            {"layer": r.name, "receptive_field": r.receptive_field, "jump": r.jump} for r in convs
+        ],
+        "layers": [
+            {
+                "name": r.name,
+                "kind": r.kind,
+                "output_shape": list(r.output_shape),
+                "parameters": r.parameters,
+                "flops": r.flops,
+            }
+            for r in rows
+        ],
+    }

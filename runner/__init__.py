@@ -1,0 +1,2 @@
+"""Runs the experiment plan (locally with Papermill, or on SageMaker), collects the results and
+renders the report pages."""

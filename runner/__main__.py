@@ -1,0 +1,160 @@
+"""Command line: python -m runner {data,check,run,render,status} ...
+
+Exit codes: 0 success, 1 a run failed, 2 bad input (data, plan, arguments), 3 locked/interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from analysis import paths
+from analysis.data import DataError
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--profile",
+        default=os.environ.get("PROFILE", "standard"),
+        help="plan profile: smoke, quick, standard, full (default: standard)",
+    )
+    p.add_argument("--plan", type=Path, default=paths.PLAN_FILE, help="plan file")
+    p.add_argument(
+        "--data-dir",
+        default=None,
+        help="MSL data directory (default: $DATA_DIR, else data/msl-images)",
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m runner",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("data", help="download and verify the data set if it is missing")
+    p.add_argument("--data-dir", default=None)
+
+    p = sub.add_parser("check", help="validate the data directory and the plan, run nothing")
+    _common(p)
+    p.add_argument("--skip-bad-entries", action="store_true")
+
+    p = sub.add_parser("run", help="execute the runs that are not up to date")
+    _common(p)
+    p.add_argument("runs", nargs="*", help="run names (default: every run of the plan)")
+    p.add_argument("--force", action="store_true", help="rerun even when up to date")
+    p.add_argument("--keep-going", action="store_true", help="after a failure, run the others")
+    p.add_argument(
+        "--skip-bad-entries",
+        action="store_true",
+        help="skip malformed split-list lines instead of stopping (they are listed)",
+    )
+    p.add_argument(
+        "--backend", choices=["local", "sagemaker"], default=os.environ.get("BACKEND", "local")
+    )
+
+    p = sub.add_parser("render", help="render report/ pages from results/<profile>")
+    _common(p)
+    p.add_argument("--report-dir", type=Path, default=paths.REPORT_DIR)
+    p.add_argument(
+        "--allow-failed",
+        action="store_true",
+        help="render even when a run failed; its pages are marked as failed",
+    )
+
+    p = sub.add_parser("status", help="list runs and whether each is up to date")
+    _common(p)
+
+    args = parser.parse_args(argv)
+    try:
+        return _dispatch(args)
+    except DataError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("\ninterrupted: finished runs are kept; rerun to resume", file=sys.stderr)
+        return 3
+
+
+def _dispatch(args) -> int:
+    from runner.plan import PlanError, load
+
+    data_dir = paths.data_dir(getattr(args, "data_dir", None))
+    if args.command == "data":
+        from analysis.download import ensure
+
+        ensure(data_dir)
+        print(f"data set ready in {data_dir}")
+        return 0
+    try:
+        plan = load(args.plan, args.profile)
+    except PlanError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+    from runner import execute, state
+
+    if args.command == "check":
+        from analysis.data import load_index
+
+        index = load_index(data_dir, skip_bad=args.skip_bad_entries)
+        sizes = ", ".join(f"{k} {len(v)}" for k, v in index.splits.items())
+        print(f"data ok: {data_dir} ({sizes}; {len(index.skipped)} entries skipped)")
+        print(f"plan ok: {args.plan} profile {args.profile}: {', '.join(plan.runs)}")
+        return 0
+
+    if args.command == "status":
+        library, data = state.library_hash(), state.data_hash(data_dir)
+        for run in plan.runs.values():
+            folder = execute.profile_dir(plan.profile) / run.name
+            current = state.is_current(folder, run.fingerprint(library, data))
+            print(f"{'up to date' if current else 'to run':>10}  {plan.profile}/{run.name}")
+        return 0
+
+    if args.command == "run":
+        backend = None
+        if args.backend == "sagemaker":
+            from runner.sagemaker import SageMakerBackend
+
+            backend = SageMakerBackend.from_env(data_dir=data_dir)
+        try:
+            outcome = execute.run_plan(
+                plan,
+                args.runs,
+                data_dir,
+                force=args.force,
+                keep_going=args.keep_going,
+                skip_bad_entries=args.skip_bad_entries,
+                backend=backend,
+            )
+        except execute.RunnerError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 3
+        print(
+            f"{plan.profile}: {len(outcome.executed)} executed, {len(outcome.copied)} shared, "
+            f"{len(outcome.skipped)} up to date, {len(outcome.failed)} failed"
+        )
+        if outcome.failed:
+            print("\n".join(f"error: {m}" for m in outcome.messages), file=sys.stderr)
+            return 1
+        return 0
+
+    if args.command == "render":
+        from runner.render import RenderError, render
+
+        try:
+            pages = render(plan, args.report_dir, allow_failed=args.allow_failed)
+        except RenderError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        print(f"rendered {len(pages)} pages into {args.report_dir} from results/{plan.profile}")
+        return 0
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,227 @@
+"""The smoke profile end to end on a slice of the real data: real Papermill and kernel, real
+TensorFlow training, the real renderer and a real `mkdocs build --strict`."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from analysis import paths
+from runner import execute, render, site
+from runner.plan import load
+
+pytestmark = pytest.mark.e2e
+FIXTURES = Path(__file__).parent / "fixtures" / "notebooks"
+
+MODEL_FIELDS = {
+    "run",
+    "profile",
+    "notebook",
+    "params",
+    "provenance",
+    "model",
+    "seeds",
+    "train",
+    "val",
+    "test",
+    "per_class",
+    "confusion_matrix",
+    "baselines",
+    "timing",
+    "figures",
+}
+PROVENANCE = {
+    "git_commit",
+    "data_sha256",
+    "machine",
+    "python",
+    "tensorflow",
+    "keras",
+    "started",
+    "finished",
+}
+
+
+@pytest.fixture(scope="session")
+def smoke(real_data, tmp_path_factory):
+    """Run the whole smoke profile once per session, into a temp results folder."""
+    results = tmp_path_factory.getbasetemp() / "results"
+    mp = pytest.MonkeyPatch()
+    mp.setenv("RESULTS_DIR", str(results))
+    mp.setenv("CACHE_DIR", str(tmp_path_factory.getbasetemp() / "cache"))
+    plan = load(profile="smoke")
+    outcome = execute.run_plan(plan, None, real_data)
+    mp.undo()
+    assert outcome.failed == [], outcome.messages
+    return plan, results / "smoke", outcome
+
+
+@pytest.fixture
+def use_results(smoke, monkeypatch):
+    monkeypatch.setenv("RESULTS_DIR", str(smoke[1].parent))
+    return smoke
+
+
+def test_every_run_is_executed_once(smoke):
+    plan, folder, outcome = smoke
+    assert sorted(outcome.executed + outcome.copied) == sorted(plan.runs)
+    assert outcome.copied == ["kernel-3x3"]  # identical to cnn: one computation
+    for name in plan.runs:
+        run_dir = folder / name
+        assert (run_dir / "metrics.json").exists() and (run_dir / "run.json").exists()
+        assert (run_dir / f"{plan.runs[name].notebook}.ipynb").exists()
+        assert (run_dir / "notebook.html").exists()
+    assert not list(folder.glob(".*.partial"))
+
+
+def test_model_metrics_follow_the_contract(smoke, real_data):
+    plan, folder, _ = smoke
+    for name, run in plan.runs.items():
+        m = json.loads((folder / name / "metrics.json").read_text())
+        assert m["run"] == name and m["profile"] == "smoke"
+        assert set(m["provenance"]) >= PROVENANCE, name
+        assert len(m["provenance"]["data_sha256"]) == 64
+        for fig in m["figures"].values():
+            assert (folder / name / fig).stat().st_size > 1000
+        if run.notebook == "eda":
+            assert {"classes", "splits", "missing_classes", "images"} <= set(m)
+            assert m["splits"]["train"]["images"] == 3746  # the lists, not the slice
+            continue
+        assert set(m) >= MODEL_FIELDS, name
+        for split in ("train", "val", "test"):
+            for key in ("accuracy", "macro_f1", "balanced_accuracy"):
+                assert 0 <= m[split][key] <= 1
+        t = m["test"]
+        assert t["accuracy_ci95"][0] <= t["accuracy"] <= t["accuracy_ci95"][1]
+        assert t["accuracy_per_seed"] and len(t["accuracy_per_seed"]) == len(m["seeds"])
+        assert m["model"]["parameters"] > 0 and m["model"]["flops_per_image"] > 0
+        assert m["timing"]["train_seconds"] > 0 and m["timing"]["inference_ms_per_image"] > 0
+        assert 0 < m["baselines"]["chance"] < 1 and 0 <= m["baselines"]["majority_class"] <= 1
+        # Confusion matrix rows sum to each class's test support.
+        support = {c["id"]: c["support"] for c in m["per_class"]}
+        cm = m["confusion_matrix"]
+        for label, row in zip(cm["labels"], cm["counts"], strict=True):
+            assert sum(row) == support[label]
+        assert sum(support.values()) == run.params["max_per_split"]
+        with np.load(folder / name / "predictions.npz") as z:
+            assert z["y_pred"].shape == (len(m["seeds"]), run.params["max_per_split"])
+            assert np.mean(z["y_pred"][0] == z["y_true"]) == pytest.approx(t["accuracy"])
+
+
+def test_comparisons_use_the_same_test_images(smoke):
+    plan, folder, _ = smoke
+    summary = json.loads((folder / "_study" / "summary.json").read_text())
+    pairs = {(c["a"], c["b"]) for c in summary["comparisons"]}
+    assert ("kernel-5x5", "cnn") in pairs and ("cnn", "baseline") in pairs
+    assert ("kernel-3x3", "cnn") not in pairs  # the same computation
+    for c in summary["comparisons"]:
+        assert 0 <= c["p_value"] <= 1
+
+
+def test_site_builds_with_every_page_and_image(use_results, tmp_path):
+    plan, folder, _ = use_results
+    report = tmp_path / "report"
+    shutil.copytree(
+        paths.REPORT_DIR, report, ignore=shutil.ignore_patterns("runs", "*.md", ".published.json")
+    )
+    for page in ("reproduce.md",):
+        shutil.copy(paths.REPORT_DIR / page, report / page)
+    render.render(plan, report)
+    out = site.build(report, tmp_path / "site")
+    pages = ["index.html", "dataset.html", "kernels.html", "reproduce.html", "runs/index.html"]
+    pages += [f"runs/{n}.html" for n in plan.runs if n != "eda"]
+    for page in pages:
+        html = (out / page).read_text()
+        for ref in re.findall(r'(?:src|href)="([^"#?]+)', html):
+            if re.match(r"^[a-z]+:", ref) or ref.startswith("//"):
+                continue
+            target = (out / page).parent / ref
+            assert target.exists(), f"{page} links to missing {ref}"
+    index = (out / "index.html").read_text()
+    assert "Profile <code>smoke</code>" in index or "smoke" in index
+    assert "runs/kernel-5x5/figures/confusion_matrix.png" in (
+        out / "runs" / "kernel-5x5.html"
+    ).read_text().replace("kernel-5x5/figures", ("runs/kernel-5x5/figures"))
+
+
+def test_second_run_executes_nothing(use_results, real_data):
+    plan, _, _ = use_results
+    outcome = execute.run_plan(plan, None, real_data)
+    assert outcome.executed == [] and outcome.copied == []
+    assert sorted(outcome.skipped) == sorted(plan.runs)
+
+
+def _plan_with(tmp_path: Path, edit) -> Path:
+    raw = yaml.safe_load(paths.PLAN_FILE.read_text())
+    edit(raw)
+    file = tmp_path / "plan.yaml"
+    file.write_text(yaml.safe_dump(raw, sort_keys=False))
+    return file
+
+
+def test_changing_one_parameter_reruns_only_that_run(use_results, real_data, tmp_path):
+    file = _plan_with(
+        tmp_path,
+        lambda raw: raw["profiles"]["smoke"].update(runs={"baseline": {"learning_rate": 0.002}}),
+    )
+    outcome = execute.run_plan(load(file, "smoke"), None, real_data)
+    assert outcome.executed == ["baseline"] and outcome.failed == []
+    # Back to the plan as committed: baseline reruns, nothing else.
+    outcome = execute.run_plan(load(profile="smoke"), None, real_data)
+    assert outcome.executed == ["baseline"]
+
+
+@pytest.mark.parametrize(
+    ("fixture", "expected"),
+    [
+        (
+            "raises.ipynb",
+            r"run 'broken' failed in cell 4 \(execution count 4: `raise ValueError"
+            r".*`\) of .*raises\.ipynb: ValueError: deliberate failure in broken",
+        ),
+        ("no_metrics.ipynb", r"run 'broken' finished without writing metrics.json"),
+    ],
+)
+def test_failing_notebook_stops_the_runner_and_keeps_everything(
+    use_results, real_data, tmp_path, fixture, expected
+):
+    _, folder, _ = use_results
+    file = _plan_with(
+        tmp_path, lambda raw: raw["runs"].update({"broken": {"notebook": str(FIXTURES / fixture)}})
+    )
+    before = {p: p.stat().st_mtime_ns for p in folder.glob("*/metrics.json")}
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "runner",
+            "run",
+            "broken",
+            "eda",
+            "--plan",
+            str(file),
+            "--profile",
+            "smoke",
+            "--data-dir",
+            str(real_data),
+            "--force",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=paths.ROOT,
+    )
+    assert proc.returncode == 1
+    assert re.search(expected, proc.stderr), proc.stderr[-2000:]
+    kept = folder / "broken.failed" / Path(fixture).name
+    assert kept.exists() and f"broken.failed/{Path(fixture).name}"[:14] in proc.stderr
+    assert "0 executed" in proc.stdout  # it stopped before eda
+    assert not (folder / "broken").exists()
+    assert {p: p.stat().st_mtime_ns for p in folder.glob("*/metrics.json")} == before
