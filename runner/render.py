@@ -16,6 +16,7 @@ from analysis.compare import SUMMARY_DIR, load_runs
 from runner.plan import Plan
 
 PUBLISHED = ".published.json"  # tells the MkDocs hook which results folder the pages show
+HAND_WRITTEN = ("reproduce.md",)  # pages of report/ written by hand, not rendered
 
 
 class RenderError(Exception):

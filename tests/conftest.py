@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import pytest
 
 from analysis import paths
+from runner import execute, render, site
+from runner.plan import load
 from tests.fakes import make_msl
 
 REAL_DATA = Path(os.environ.get("DATA_DIR") or paths.ROOT.parent / "shared" / "msl-images")
@@ -31,3 +34,36 @@ def _isolated_dirs(tmp_path_factory, monkeypatch):
 @pytest.fixture
 def tiny_msl(tmp_path) -> Path:
     return make_msl(tmp_path / "msl-images")
+
+
+@pytest.fixture(scope="session")
+def smoke(real_data, tmp_path_factory):
+    """Run the whole smoke profile once per session, into a temp results folder."""
+    results = tmp_path_factory.getbasetemp() / "results"
+    mp = pytest.MonkeyPatch()
+    mp.setenv("RESULTS_DIR", str(results))
+    mp.setenv("CACHE_DIR", str(tmp_path_factory.getbasetemp() / "cache"))
+    plan = load(profile="smoke")
+    outcome = execute.run_plan(plan, None, real_data)
+    mp.undo()
+    assert outcome.failed == [], outcome.messages
+    return plan, results / "smoke", outcome
+
+
+@pytest.fixture
+def use_results(smoke, monkeypatch):
+    monkeypatch.setenv("RESULTS_DIR", str(smoke[1].parent))
+    return smoke
+
+
+@pytest.fixture(scope="session")
+def smoke_site(smoke, tmp_path_factory) -> Path:
+    """The smoke results rendered into a temp report folder and built with the real mkdocs.yml."""
+    plan, results, _ = smoke
+    tmp = tmp_path_factory.mktemp("smoke-site")
+    report = tmp / "report"
+    for page in render.HAND_WRITTEN:
+        (report / page).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(paths.REPORT_DIR / page, report / page)
+    render.render(plan, report, results=results)
+    return site.build(report, tmp / "site")
