@@ -6,6 +6,7 @@ Exit codes: 0 success, 1 a run failed, 2 bad input (data, plan, arguments), 3 lo
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
 from pathlib import Path
@@ -116,6 +117,9 @@ def _dispatch(args) -> int:
         return 0
 
     if args.command == "run":
+        # Papermill streams each cell's output (Keras' epoch lines) through logging.
+        logging.basicConfig(level=logging.INFO, format="%(message)s")
+        logging.getLogger("traitlets").setLevel(logging.ERROR)
         backend = None
         if args.backend == "sagemaker":
             from runner.sagemaker import SageMakerBackend

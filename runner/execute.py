@@ -12,9 +12,8 @@ from pathlib import Path
 from filelock import FileLock, Timeout
 
 from analysis import paths
-from analysis.compare import SUMMARY_DIR, summarize
 from analysis.provenance import git_commit, now, write_json
-from runner import local, state
+from runner import compare, local, state
 from runner.plan import Plan, Run
 
 ARTIFACTS = ("metrics.json", "figures/", "<notebook>.ipynb", "notebook.html", "predictions.npz")
@@ -203,9 +202,9 @@ def run_plan(
             for r in runs[1:]:
                 copy_result(runs[0], profile_dir(r.profile) / runs[0].name, r, fp)
                 out.copied.append(r.name)
-        summary = profile_dir(plan.profile) / SUMMARY_DIR / "summary.json"
-        if out.executed or out.copied or not summary.exists():
-            summarize(profile_dir(plan.profile), plan.reference, plan.baseline)
+        folder = profile_dir(plan.profile)
+        if not compare.is_current(folder, plan.reference, plan.baseline):
+            compare.summarize(folder, plan.reference, plan.baseline)
     finally:
         lk.release()
     return out

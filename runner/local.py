@@ -38,6 +38,7 @@ def execute(run: Run, out_dir: Path, injected: dict, kernel: str = KERNEL) -> Pa
     from papermill.exceptions import PapermillExecutionError
 
     logging.getLogger("papermill").setLevel(logging.INFO)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # the kernel inherits it: less noise
     out_dir.mkdir(parents=True, exist_ok=True)
     executed = out_dir / f"{run.notebook}.ipynb"
     params = {**run.params, **injected, "output_dir": rel(out_dir)}

@@ -12,7 +12,7 @@ from pathlib import Path
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from analysis import paths
-from analysis.compare import SUMMARY_DIR, load_runs
+from runner.compare import SUMMARY_DIR, load_runs
 from runner.plan import Plan
 
 PUBLISHED = ".published.json"  # tells the MkDocs hook which results folder the pages show
