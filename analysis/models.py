@@ -1,8 +1,10 @@
 """Model builders and their analytic descriptions (parameters, FLOPs, receptive fields).
 
 Written with Keras 3 layers only, so the same code runs under the TensorFlow or JAX backend.
-Both models take uint8 images and rescale to [0, 1] inside the graph, so the input pipeline
-never materialises float copies of the data set.
+Both models take images with values in [0, 255] and rescale to [0, 1] inside the graph, so the
+cache stays uint8. Augmentation is not part of the models: it runs in the input pipeline
+(analysis.train), before the optional pixel permutation, so every variant sees the same
+augmented images.
 """
 
 from __future__ import annotations
@@ -16,12 +18,12 @@ CNN_FILTERS = (32, 64, 128, 256)
 
 
 def _inputs(image_size: int) -> keras.KerasTensor:
-    return keras.Input((image_size, image_size, 3), dtype="uint8", name="image")
+    return keras.Input((image_size, image_size, 3), dtype="float32", name="image")
 
 
 def augmentation(seed: int) -> keras.Sequential:
     """Label-preserving changes a rover image can undergo: mirror and a small shift.
-    Active only during training."""
+    Applied to training batches only, in the input pipeline."""
     return keras.Sequential(
         [
             layers.RandomFlip("horizontal", seed=seed),
@@ -31,14 +33,10 @@ def augmentation(seed: int) -> keras.Sequential:
     )
 
 
-def build_baseline(
-    image_size: int, n_classes: int, seed: int = 0, augment: bool = True
-) -> keras.Model:
+def build_baseline(image_size: int, n_classes: int, seed: int = 0) -> keras.Model:
     """No convolution: every pixel is an independent input to a dense layer."""
     x = inputs = _inputs(image_size)
     x = layers.Rescaling(1 / 255, name="scale")(x)
-    if augment:
-        x = augmentation(seed)(x)
     x = layers.Flatten(name="flatten")(x)
     x = layers.Dense(512, activation="relu", name="dense_512")(x)
     x = layers.Dropout(0.3, seed=seed, name="dropout")(x)
@@ -54,7 +52,6 @@ def build_cnn(
     filters: tuple[int, ...] = CNN_FILTERS,
     dropout: float = 0.5,
     seed: int = 0,
-    augment: bool = True,
 ) -> keras.Model:
     """Conv(k, stride 1, same) -> BatchNorm -> ReLU -> MaxPool(2) per block, then global
     average pooling, dropout and a softmax layer."""
@@ -62,8 +59,6 @@ def build_cnn(
         raise ValueError(f"kernel_sizes {kernel_sizes} needs one entry per block ({filters})")
     x = inputs = _inputs(image_size)
     x = layers.Rescaling(1 / 255, name="scale")(x)
-    if augment:
-        x = augmentation(seed)(x)
     for i, (k, f) in enumerate(zip(kernel_sizes, filters, strict=True), start=1):
         # No bias: batch normalisation's shift makes it redundant.
         x = layers.Conv2D(f, k, padding="same", use_bias=False, name=f"conv{i}_{k}x{k}")(x)
