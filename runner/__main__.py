@@ -71,9 +71,11 @@ def main(argv: list[str] | None = None) -> int:
     _common(p)
 
     args = parser.parse_args(argv)
+    from runner.plan import PlanError
+
     try:
         return _dispatch(args)
-    except DataError as exc:
+    except (DataError, PlanError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -103,6 +103,11 @@ def pages(ctx: dict) -> dict[str, tuple[str, dict]]:
         "kernels.md": ("kernels.md.j2", {}),
         "runs/index.md": ("runs.md.j2", {}),
     }
+    if ctx["reference"] in ctx["models"]:
+        out["design.md"] = ("design.md.j2", {})
+    if ctx["baseline"] in ctx["models"] and ctx["reference"] in ctx["models"]:
+        out["baseline.md"] = ("baseline.md.j2", {})
+        out["interpretation.md"] = ("interpretation.md.j2", {})
     if ctx["eda"]:
         out["dataset.md"] = ("dataset.md.j2", {"m": ctx["eda"]})
     for name, m in ctx["models"].items():

@@ -1,0 +1,274 @@
+"""Bad data, failed runs and interruptions: clear errors, non-zero exits, nothing lost."""
+
+from __future__ import annotations
+
+import http.server
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import zipfile
+from pathlib import Path
+
+import pytest
+import yaml
+from filelock import FileLock
+
+from analysis import download, paths
+from analysis.data import DataError
+from runner import render
+from runner.plan import load
+from tests.fakes import make_msl
+
+pytestmark = pytest.mark.reliability
+FIXTURES = Path(__file__).parent / "fixtures" / "notebooks"
+
+
+def runner(*args, env=None, **kw) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "runner", *map(str, args)],
+        capture_output=True,
+        text=True,
+        cwd=paths.ROOT,
+        env={**os.environ, **(env or {})},
+        **kw,
+    )
+
+
+# --- data directory and archive -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("case", ["missing", "empty", "wrong"])
+def test_cli_wrong_data_dir(tmp_path, case):
+    target = tmp_path / "msl"
+    if case != "missing":
+        target.mkdir()
+    if case == "wrong":
+        (target / "README.txt").write_text("not the data set")
+    proc = runner("check", "--profile", "smoke", "--data-dir", target)
+    assert proc.returncode == 2
+    assert proc.stderr.startswith(f"error: data directory {target}")
+    assert "make data" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_cli_bad_split_line_names_list_and_line(tmp_path):
+    root = make_msl(tmp_path / "msl")
+    split = root / paths.SPLIT_FILES["val"]
+    split.write_text(split.read_text() + "calibrated/0001XX.JPG 99\n")
+    proc = runner("check", "--profile", "smoke", "--data-dir", root)
+    assert proc.returncode == 2
+    assert f"{split}:5: unknown class id 99" in proc.stderr
+    ok = runner("check", "--profile", "smoke", "--data-dir", root, "--skip-bad-entries")
+    assert ok.returncode == 0 and "1 entries skipped" in ok.stdout
+
+
+@pytest.fixture
+def archive_server(tmp_path):
+    """Serve a folder on 127.0.0.1 for the download tests."""
+    folder = tmp_path / "served"
+    folder.mkdir()
+    handler = lambda *a, **k: http.server.SimpleHTTPRequestHandler(  # noqa: E731
+        *a, directory=str(folder), **k
+    )
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield folder, f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+
+
+def _zip_of(root: Path, dest: Path) -> Path:
+    with zipfile.ZipFile(dest, "w") as zf:
+        for f in sorted(root.rglob("*")):
+            zf.write(f, Path("msl-images") / f.relative_to(root))
+    return dest
+
+
+def test_download_verifies_and_extracts_atomically(tmp_path, archive_server):
+    folder, url = archive_server
+    archive = _zip_of(make_msl(tmp_path / "src"), folder / "msl-images.zip")
+    target = tmp_path / "data" / "msl-images"
+    download.ensure(target, url=f"{url}/msl-images.zip", expected_size=archive.stat().st_size)
+    assert (target / paths.SYNSET_FILE).exists()
+    assert [p.name for p in target.parent.iterdir() if p.name.startswith(".")] == []
+    # Second call: nothing to do, no request (the server's file is gone).
+    archive.unlink()
+    download.ensure(target, url=f"{url}/msl-images.zip", expected_size=1)
+
+
+@pytest.mark.parametrize("damage", ["truncated", "wrong-size"])
+def test_bad_archive_is_deleted_never_extracted(tmp_path, archive_server, damage):
+    folder, url = archive_server
+    archive = _zip_of(make_msl(tmp_path / "src"), folder / "msl-images.zip")
+    size = archive.stat().st_size
+    if damage == "truncated":
+        archive.write_bytes(archive.read_bytes()[: size // 2])
+    target = tmp_path / "data" / "msl-images"
+    with pytest.raises(DataError) as err:
+        download.ensure(
+            target, url=f"{url}/msl-images.zip", expected_size=size + 7 * (damage == "wrong-size")
+        )
+    assert "deleted it" in str(err.value) and "expected" in str(err.value)
+    assert not target.exists() and not list(target.parent.glob("*.zip*"))
+
+
+def test_corrupt_member_is_caught_by_crc(tmp_path):
+    archive = _zip_of(make_msl(tmp_path / "src"), tmp_path / "a.zip")
+    data = bytearray(archive.read_bytes())
+    data[200] ^= 0xFF  # inside the first member's compressed bytes
+    archive.write_bytes(bytes(data))
+    with pytest.raises(DataError, match="corrupt member|not a valid zip"):
+        download.verify(archive, len(data))
+    assert not archive.exists()
+
+
+# --- the plan is validated before anything runs ----------------------------------------------
+
+
+def test_cli_plan_errors_exit_2_before_running(tmp_path, real_data):
+    raw = yaml.safe_load(paths.PLAN_FILE.read_text())
+    raw["runs"]["cnn"]["params"]["kernel_size"] = "big"
+    plan = tmp_path / "plan.yaml"
+    plan.write_text(yaml.safe_dump(raw))
+    results = Path(os.environ["RESULTS_DIR"]) / "plan-errors"
+    proc = runner(
+        "run",
+        "--plan",
+        plan,
+        "--profile",
+        "smoke",
+        "--data-dir",
+        real_data,
+        env={"RESULTS_DIR": str(results)},
+    )
+    assert proc.returncode == 2 and not results.exists()  # nothing ran
+    assert "runs.cnn.params.kernel_size: expected int, got str 'big'" in proc.stderr
+    for args, msg in [
+        (("--profile", "fast"), "unknown profile 'fast'"),
+        (("nope", "--profile", "smoke"), "unknown run nope"),
+    ]:
+        proc = runner("run", *args, "--data-dir", real_data)
+        assert proc.returncode == 2 and msg in proc.stderr and "Traceback" not in proc.stderr
+
+
+# --- runs: failures, keep-going, partial output, locks, interruption -------------------------
+
+
+def _plan_with_broken(tmp_path: Path) -> Path:
+    raw = yaml.safe_load(paths.PLAN_FILE.read_text())
+    raw["runs"] = {
+        "broken": {"notebook": str(FIXTURES / "raises.ipynb")},
+        "eda": raw["runs"]["eda"],
+        **{k: v for k, v in raw["runs"].items() if k not in ("eda",)},
+    }
+    plan = tmp_path / "plan.yaml"
+    plan.write_text(yaml.safe_dump(raw, sort_keys=False))
+    return plan
+
+
+def test_keep_going_runs_the_others_then_fails(tmp_path, real_data, monkeypatch):
+    results = tmp_path / "results"
+    monkeypatch.setenv("RESULTS_DIR", str(results))
+    plan = _plan_with_broken(tmp_path)
+    proc = runner(
+        "run",
+        "broken",
+        "eda",
+        "--plan",
+        plan,
+        "--profile",
+        "smoke",
+        "--data-dir",
+        real_data,
+        "--keep-going",
+        env={"RESULTS_DIR": str(results)},
+    )
+    assert proc.returncode == 1
+    assert "1 executed" in proc.stdout and "1 failed" in proc.stdout
+    assert (results / "smoke" / "eda" / "metrics.json").exists()
+    assert (results / "smoke" / "broken.failed" / "raises.ipynb").exists()
+    # The site is not rebuilt from a mixture unless asked, and then marks the failed run.
+    with pytest.raises(render.RenderError, match="failed: broken"):
+        render.render(load(plan, "smoke"), tmp_path / "report")
+    render.render(load(plan, "smoke"), tmp_path / "report", allow_failed=True)
+    index = (tmp_path / "report" / "index.md").read_text()
+    assert "Incomplete results" in index and "Failed: broken" in index
+
+
+def test_second_runner_refuses_while_the_first_holds_the_lock(tmp_path, real_data):
+    results = tmp_path / "results"
+    (results / "smoke").mkdir(parents=True)
+    with FileLock(results / "smoke" / ".lock"):
+        proc = runner(
+            "run",
+            "eda",
+            "--profile",
+            "smoke",
+            "--data-dir",
+            real_data,
+            env={"RESULTS_DIR": str(results)},
+        )
+    assert proc.returncode == 3
+    assert "another runner is working on" in proc.stderr and "wait for it" in proc.stderr
+    assert not (results / "smoke" / "eda").exists()
+
+
+def test_interrupted_run_leaves_no_half_result_and_resumes(tmp_path, real_data):
+    results = tmp_path / "results"
+    env = {**os.environ, "RESULTS_DIR": str(results)}
+    cmd = [
+        sys.executable,
+        "-m",
+        "runner",
+        "run",
+        "eda",
+        "baseline",
+        "--profile",
+        "smoke",
+        "--data-dir",
+        str(real_data),
+    ]
+    proc = subprocess.Popen(
+        cmd, cwd=paths.ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    partial = results / "smoke" / ".baseline.partial"
+    deadline = time.time() + 120
+    while not partial.exists() and time.time() < deadline:  # eda done, baseline under way
+        time.sleep(0.2)
+    assert partial.exists(), "baseline never started"
+    time.sleep(1.0)
+    proc.send_signal(signal.SIGINT)  # Ctrl-C
+    out, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 3, out[-2000:]
+    assert "interrupted: finished runs are kept; rerun to resume" in out
+    assert (results / "smoke" / "eda" / "run.json").exists()
+    assert not (results / "smoke" / "baseline").exists()
+    again = subprocess.run(cmd, cwd=paths.ROOT, env=env, capture_output=True, text=True)
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert "1 executed" in again.stdout and "1 up to date" in again.stdout
+    assert not partial.exists() and (results / "smoke" / "baseline" / "metrics.json").exists()
+
+
+def test_same_seed_same_metrics(tmp_path, real_data):
+    """Reproducibility on this machine: two runs of the same smoke run, identical numbers."""
+    metrics = []
+    for i in range(2):
+        results = tmp_path / f"results{i}"
+        proc = runner(
+            "run",
+            "cnn",
+            "--profile",
+            "smoke",
+            "--data-dir",
+            real_data,
+            env={"RESULTS_DIR": str(results)},
+        )
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        m = json.loads((results / "smoke" / "cnn" / "metrics.json").read_text())
+        for volatile in ("provenance", "timing"):
+            m.pop(volatile)
+        metrics.append(m)
+    assert metrics[0] == metrics[1]
