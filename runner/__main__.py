@@ -126,7 +126,9 @@ def _dispatch(args) -> int:
         if args.backend == "sagemaker":
             from runner.sagemaker import SageMakerBackend
 
-            backend = SageMakerBackend.from_env(data_dir=data_dir)
+            backend = SageMakerBackend.from_env(
+                data_dir=data_dir, instance_type=args.instance_type, image=args.image
+            )
         try:
             outcome = execute.run_plan(
                 plan,
