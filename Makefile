@@ -8,6 +8,7 @@ BACKEND ?= local
 RUN ?=
 ARGS ?=
 export DATA_DIR PROFILE BACKEND
+export NO_MKDOCS_2_WARNING := 1
 
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -16,7 +17,7 @@ RUNNER := $(PY) -m runner
 SITE_INPUTS := $(shell find report templates hooks -type f 2>/dev/null) mkdocs.yml \
                $(shell find results/$(PROFILE) -name run.json -o -name summary.json 2>/dev/null)
 
-.PHONY: help venv data check run results pages site all serve dist test lint format status clean
+.PHONY: help venv data check run results pages site all serve dist browser test bench lint format status clean
 
 help: ## list the targets and the variables they take
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-9s %s\n", $$1, $$2}'
@@ -55,16 +56,27 @@ site: pages site/index.html ## build the static site into site/ (mkdocs build --
 
 all: data check results site ## everything: data check -> runs -> pages -> site
 
+dist: site ## zip the built site into dist/site.zip (works opened from disk, no other host)
+	$(PY) -m runner.dist site dist/site.zip
+
 serve: $(STAMP) ## serve the report at http://127.0.0.1:8000
 	$(VENV)/bin/mkdocs serve
 
 status: $(STAMP) ## which runs of PROFILE are up to date
 	$(RUNNER) status --profile $(PROFILE)
 
-test: $(STAMP) ## lint and run the test suite (installs what it needs)
+browser: ## install Debian's chromium for the browser tests (apt-get, idempotent)
+	@command -v chromium >/dev/null || { \
+	  SUDO=$$( [ "$$(id -u)" -eq 0 ] || ! command -v sudo >/dev/null || echo sudo ); \
+	  $$SUDO apt-get update && $$SUDO apt-get install -y --no-install-recommends chromium; }
+
+test: $(STAMP) browser ## lint and run the test suite (installs what it needs)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/pytest $(ARGS)
+
+bench: $(STAMP) ## performance figures: training throughput, cache, no-op make (bench/results.json)
+	$(PY) -m bench.run $(ARGS)
 
 lint: $(STAMP) ## ruff check and format check
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .

@@ -71,17 +71,31 @@ def swap_into_place(src: Path, dst: Path) -> None:
 
 
 def to_html(notebook: Path, out: Path) -> None:
-    """The executed notebook as a standalone page: no scripts or fonts from other hosts."""
+    """The executed notebook as a standalone page beside its figures: no scripts or fonts
+    from other hosts, and figure links relative to the run folder."""
     import nbformat
     from nbconvert import HTMLExporter
 
+    nb = nbformat.read(notebook, as_version=4)
+    # The notebook showed its figures under its output_dir, the temporary .partial folder
+    # that has since been renamed: point them at figures/ beside this page instead.
+    out_dir = nb.metadata.get("papermill", {}).get("parameters", {}).get("output_dir")
+    if out_dir:
+        prefix = str(out_dir).rstrip("/") + "/"
+        for cell in nb.cells:
+            for output in cell.get("outputs", []):
+                text = output.get("data", {}).get("text/markdown")
+                if text:
+                    output["data"]["text/markdown"] = text.replace(f"]({prefix}", "](")
     exporter = HTMLExporter(template_name="lab")
     exporter.exclude_input_prompt = True
     exporter.exclude_output_prompt = True
     exporter.mathjax_url = ""
     exporter.require_js_url = ""
     exporter.widget_renderer_url = ""
-    body, _ = exporter.from_notebook_node(nbformat.read(notebook, as_version=4))
+    exporter.mermaid_js_url = ""
+    exporter.mermaid_layout_elk_js_url = ""
+    body, _ = exporter.from_notebook_node(nb)
     out.write_text(body, encoding="utf-8")
 
 

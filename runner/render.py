@@ -24,7 +24,7 @@ class RenderError(Exception):
 
 
 def pct(value: float, digits: int = 1) -> str:
-    return f"{100 * value:.{digits}f} %"
+    return f"{100 * value:.{digits}f}\u00a0%"  # no line break inside a number
 
 
 def num(value) -> str:
@@ -81,6 +81,9 @@ def context(plan: Plan, results: Path, allow_failed: bool) -> dict:
         for name, r in plan.runs.items()
     }
     models = {n: m for n, m in runs.items() if "model" in m}
+    bench_file = paths.ROOT / "bench" / "results.json"
+    records = [json.loads(p.read_text()) for p in results.glob("*/run.json")]
+    fresh = [r for r in records if not r.get("same_computation_as")]
     return {
         "profile": plan.profile,
         "plan": info,
@@ -93,6 +96,10 @@ def context(plan: Plan, results: Path, allow_failed: bool) -> dict:
         "missing": missing,
         "failed": failed,
         "kernel_runs": [n for n, r in plan.runs.items() if r.group == "kernels" and n in runs],
+        "bench": json.loads(bench_file.read_text()) if bench_file.exists() else None,
+        "profile_seconds": {"runs": len(fresh), "seconds": sum(r["seconds"] for r in fresh)}
+        if fresh
+        else None,
     }
 
 
@@ -102,6 +109,7 @@ def pages(ctx: dict) -> dict[str, tuple[str, dict]]:
         "index.md": ("index.md.j2", {}),
         "kernels.md": ("kernels.md.j2", {}),
         "runs/index.md": ("runs.md.j2", {}),
+        "performance.md": ("performance.md.j2", {}),
     }
     if ctx["reference"] in ctx["models"]:
         out["design.md"] = ("design.md.j2", {})

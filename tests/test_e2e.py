@@ -107,8 +107,19 @@ def test_comparisons_use_the_same_test_images(smoke):
 
 def test_site_builds_with_every_page_and_image(smoke, smoke_site):
     plan, _, _ = smoke
-    pages = ["index.html", "dataset.html", "kernels.html", "reproduce.html", "runs/index.html"]
+    pages = [
+        "index.html",
+        "dataset.html",
+        "kernels.html",
+        "reproduce.html",
+        "runs/index.html",
+        "baseline.html",
+        "design.html",
+        "interpretation.html",
+        "performance.html",
+    ]
     pages += [f"runs/{n}.html" for n in plan.runs if n != "eda"]
+    pages += [f"runs/{n}/notebook.html" for n in plan.runs]  # figures beside the notebook
     for page in pages:
         html = (smoke_site / page).read_text()
         for ref in re.findall(r'(?:src|href)="([^"#?]+)', html):
