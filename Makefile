@@ -7,6 +7,8 @@ DATA_DIR ?= data/msl-images
 BACKEND ?= local
 RUN ?=
 ARGS ?=
+SKIP_BAD ?=
+DATAFLAGS := $(if $(SKIP_BAD),--skip-bad-entries)
 export DATA_DIR PROFILE BACKEND
 export NO_MKDOCS_2_WARNING := 1
 
@@ -23,6 +25,7 @@ help: ## list the targets and the variables they take
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-9s %s\n", $$1, $$2}'
 	@echo "variables: PROFILE=$(PROFILE) (smoke|quick|standard|full)  DATA_DIR=$(DATA_DIR)"
 	@echo "           RUN=<run name>  BACKEND=$(BACKEND) (local|sagemaker)  ARGS=<runner flags>"
+	@echo "           SKIP_BAD=1 (skip malformed split-list lines, listed on the EDA page)"
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -37,14 +40,14 @@ data: $(STAMP) ## download and verify the data set into DATA_DIR if it is missin
 	$(RUNNER) data
 
 check: $(STAMP) ## validate the data directory and the plan without running anything
-	$(RUNNER) check --profile $(PROFILE) $(ARGS)
+	$(RUNNER) check --profile $(PROFILE) $(DATAFLAGS)
 
 run: $(STAMP) ## run one run of the plan: make run RUN=kernel-5x5 [PROFILE=quick]
 	@test -n "$(RUN)" || { echo "usage: make run RUN=<name> (see plan.yaml)"; exit 2; }
-	$(RUNNER) run $(RUN) --profile $(PROFILE) --backend $(BACKEND) $(ARGS)
+	$(RUNNER) run $(RUN) --profile $(PROFILE) --backend $(BACKEND) $(DATAFLAGS) $(ARGS)
 
 results: $(STAMP) ## run every run of the plan that is not up to date
-	$(RUNNER) run --profile $(PROFILE) --backend $(BACKEND) $(ARGS)
+	$(RUNNER) run --profile $(PROFILE) --backend $(BACKEND) $(DATAFLAGS) $(ARGS)
 
 pages: $(STAMP) ## render report/ pages from results/PROFILE
 	$(RUNNER) render --profile $(PROFILE)
