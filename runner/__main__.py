@@ -13,6 +13,7 @@ from pathlib import Path
 
 from analysis import paths
 from analysis.data import DataError
+from runner import execute
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -57,6 +58,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument(
         "--backend", choices=["local", "sagemaker"], default=os.environ.get("BACKEND", "local")
     )
+    p.add_argument(
+        "--instance-type",
+        default=None,
+        help="SageMaker instance type (default: $SAGEMAKER_INSTANCE_TYPE or ml.m5.xlarge)",
+    )
+    p.add_argument(
+        "--image",
+        default=None,
+        help="SageMaker container image URI (default: $SAGEMAKER_IMAGE or AWS's TensorFlow image)",
+    )
 
     p = sub.add_parser("render", help="render report/ pages from results/<profile>")
     _common(p)
@@ -71,6 +82,7 @@ def main(argv: list[str] | None = None) -> int:
     _common(p)
 
     args = parser.parse_args(argv)
+    execute.install_signal_handlers()
     from runner.plan import PlanError
 
     try:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import shutil
+import signal
+import threading
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -21,6 +23,25 @@ ARTIFACTS = ("metrics.json", "figures/", "<notebook>.ipynb", "notebook.html", "p
 
 class RunnerError(Exception):
     pass
+
+
+# Set by SIGINT/SIGTERM. Libraries on the way (nbclient's event loop) may swallow the
+# KeyboardInterrupt; the flag still stops the runner before a run is recorded as complete.
+INTERRUPTED = threading.Event()
+
+
+def install_signal_handlers() -> None:
+    def handler(signum, frame):
+        INTERRUPTED.set()
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, handler)
+    signal.signal(signal.SIGTERM, handler)
+
+
+def check_interrupted() -> None:
+    if INTERRUPTED.is_set():
+        raise KeyboardInterrupt
 
 
 @dataclass
@@ -194,8 +215,10 @@ def run_plan(
                 start = time.perf_counter()
                 try:
                     local.execute(run, tmp, {**injected_base, "run_name": run.name})
+                    check_interrupted()
                     finish(run, tmp, fp, time.perf_counter() - start)
                 except local.NotebookFailed as exc:
+                    check_interrupted()  # Ctrl-C reaches the kernel too: not a failure
                     failed_dir = profile_dir(run.profile) / f"{run.name}.failed"
                     shutil.rmtree(failed_dir, ignore_errors=True)
                     if tmp.exists():
@@ -207,6 +230,7 @@ def run_plan(
                     if not keep_going:
                         break
                     continue
+                check_interrupted()
                 swap_into_place(tmp, profile_dir(run.profile) / run.name)
                 shutil.rmtree(profile_dir(run.profile) / f"{run.name}.failed", ignore_errors=True)
                 log(f"done: {plan.profile}/{run.name} in {time.perf_counter() - start:.0f} s")

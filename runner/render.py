@@ -61,7 +61,8 @@ def environment() -> Environment:
 
 
 def context(plan: Plan, results: Path, allow_failed: bool) -> dict:
-    runs = load_runs(results)
+    found = load_runs(results)
+    runs = {n: found[n] for n in plan.runs if n in found}  # plan order
     missing = [n for n in plan.runs if n not in runs]
     failed = [n for n in plan.runs if (results / f"{n}.failed").exists()]
     if (missing or failed) and not allow_failed:
