@@ -18,8 +18,6 @@ from analysis.provenance import git_commit, now, write_json
 from runner import compare, local, state
 from runner.plan import Plan, Run
 
-ARTIFACTS = ("metrics.json", "figures/", "<notebook>.ipynb", "notebook.html", "predictions.npz")
-
 
 class RunnerError(Exception):
     pass

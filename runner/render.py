@@ -13,6 +13,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from analysis import paths
 from runner.compare import SUMMARY_DIR, load_runs
+from runner.local import rel
 from runner.plan import Plan
 
 PUBLISHED = ".published.json"  # tells the MkDocs hook which results folder the pages show
@@ -143,18 +144,11 @@ def render(
             stale.unlink()
     published = {
         "profile": plan.profile,
-        "results": _rel(results),
+        "results": rel(results),
         "runs": [{"name": n, "title": ctx["plan"][n]["title"]} for n in ctx["models"]],
     }
     _write_if_changed(report_dir / PUBLISHED, json.dumps(published, indent=2) + "\n")
     return written
-
-
-def _rel(path: Path) -> str:
-    try:
-        return str(path.resolve().relative_to(paths.ROOT))
-    except ValueError:
-        return str(path.resolve())
 
 
 def _write_if_changed(path: Path, text: str) -> Path:
