@@ -80,6 +80,7 @@ test: $(STAMP) browser ## lint and run the test suite (installs what it needs)
 
 bench: $(STAMP) ## performance figures: training throughput, cache, no-op make (bench/results.json)
 	$(PY) -m bench.run $(ARGS)
+	$(PY) -m bench.layers
 
 lint: $(STAMP) ## ruff check and format check
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .

@@ -12,6 +12,8 @@ a no-op `make all`. Figures, not assertions: compare ratios within one run.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import json
 import os
 import platform
 import shutil
@@ -75,6 +77,18 @@ def throughput(fit_on, warm: int, images_per_call: int, budget: float) -> float:
     return n * images_per_call / (time.perf_counter() - start)
 
 
+@contextlib.contextmanager
+def op_determinism(enabled: bool):
+    from tensorflow.python.framework import config
+
+    was = config.is_op_determinism_enabled()
+    (config.enable_op_determinism if enabled else config.disable_op_determinism)()
+    try:
+        yield
+    finally:
+        (config.enable_op_determinism if was else config.disable_op_determinism)()
+
+
 def bench_training(x: np.ndarray, y: np.ndarray, batch: int, steps: int, budget: float):
     import keras
 
@@ -90,7 +104,11 @@ def bench_training(x: np.ndarray, y: np.ndarray, batch: int, steps: int, budget:
         model = build()
         fwd = models.summary(model)["flops_per_image"]
         result = {"model": name, "train_gflop_per_image": 3 * fwd / 1e9}
-        for path in ("plain", "project"):
+        # XLA is measured on the reference network only, as the option that was tried.
+        variants = (
+            ("plain", "project", "project_xla") if name == "cnn 3x3" else ("plain", "project")
+        )
+        for path in variants:
             train.seed_everything(0)
             m = build()
             m.compile(
@@ -109,16 +127,37 @@ def bench_training(x: np.ndarray, y: np.ndarray, batch: int, steps: int, budget:
                         train.make_dataset(xs[:k], ys[:k], ws[:k], batch, 0, True, None), verbose=0
                     )
 
-            result[f"{path}_images_per_second"] = throughput(fit, 2 * batch, n, budget)
+            if path == "project_xla":
+                # Keras silently drops jit_compile while TensorFlow's op determinism is on.
+                with op_determinism(False):
+                    m.compile(
+                        optimizer=keras.optimizers.Adam(1e-3),
+                        loss="sparse_categorical_crossentropy",
+                        metrics=["accuracy"],
+                        jit_compile=True,
+                    )
+                    result[f"{path}_images_per_second"] = throughput(fit, 2 * batch, n, budget)
+            else:
+                result[f"{path}_images_per_second"] = throughput(fit, 2 * batch, n, budget)
         result["ratio"] = result["project_images_per_second"] / result["plain_images_per_second"]
         result["project_gflops"] = result["project_images_per_second"] * 3 * fwd / 1e9
         rows.append(result)
+        xla = result.get("project_xla_images_per_second")
         print(
             f"  {name:9s} plain {result['plain_images_per_second']:7.1f} img/s   project "
-            f"{result['project_images_per_second']:7.1f} img/s   ratio {result['ratio']:.2f}",
+            f"{result['project_images_per_second']:7.1f} img/s   ratio {result['ratio']:.2f}"
+            + (f"   project with XLA {xla:.1f} img/s" if xla else ""),
             flush=True,
         )
     return rows
+
+
+def plain_with_defaults(kernels, size: int, batch: int, budget: float) -> float:
+    """The plain path in a fresh process with TensorFlow's defaults (bench/plain.py)."""
+    cmd = [sys.executable, "-m", "bench.plain", "--kernels", *map(str, kernels)]
+    cmd += ["--image-size", str(size), "--batch-size", str(batch), "--seconds", str(budget)]
+    out = subprocess.run(cmd, cwd=paths.ROOT, capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])["images_per_second"]
 
 
 def bench_cache(data_dir: Path, size: int) -> dict:
@@ -173,6 +212,15 @@ def main(argv=None) -> int:
     print(f"training throughput at {args.image_size} px, batch {args.batch_size} ...", flush=True)
     rows = bench_training(arrays.x, arrays.y % 24, args.batch_size, 8 if args.quick else 24, budget)
 
+    reference = next(r for r in rows if r["model"] == "cnn 3x3")
+    reference["plain_defaults_images_per_second"] = plain_with_defaults(
+        KERNELS["cnn 3x3"], args.image_size, args.batch_size, budget
+    )
+    print(
+        f"  cnn 3x3   plain, fresh process with TensorFlow defaults "
+        f"{reference['plain_defaults_images_per_second']:.1f} img/s",
+        flush=True,
+    )
     peak = measured_peak_gflops(1.0 if args.quick else 3.0)
     nominal, how = nominal_peak_gflops()
     for r in rows:
