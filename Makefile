@@ -59,7 +59,7 @@ site: pages site/index.html ## build the static site into site/ (mkdocs build --
 
 all: data check results site ## everything: data check -> runs -> pages -> site
 
-dist: site ## zip the built site into dist/site.zip (works opened from disk, no other host)
+dist: site/index.html ## zip the site of the pages last rendered into dist/site.zip (opens from disk)
 	$(PY) -m runner.dist site dist/site.zip
 
 serve: $(STAMP) ## serve the report at http://127.0.0.1:8000
