@@ -177,6 +177,8 @@ def findings(runs: dict[str, dict], comparisons: list[dict], reference: str, bas
             "macro_f1_change": m["test"]["macro_f1"] - runs[original]["test"]["macro_f1"],
             "p_value": p,
         }
+    if ref and "params" in ref:
+        out["kernels"] = _kernel_finding(runs, reference)
     weighting = ref["params"].get("class_weighting") if ref else None
     out["imbalance"] = [
         {
@@ -198,3 +200,46 @@ def findings(runs: dict[str, dict], comparisons: list[dict], reference: str, bas
         and not m["params"].get("permute_pixels")
     ]
     return out
+
+
+KERNEL_PARAMS = ("kernel_size", "kernel_sizes")
+
+
+def _kernel_finding(runs: dict[str, dict], reference: str) -> dict:
+    """The controlled kernel experiments are the runs that differ from the reference in their
+    kernel sizes alone: which one val chooses, which one test ranks first, what each costs
+    relative to the reference, and whether the epoch budget rather than early stopping ended
+    their training (then the ranking measures speed of convergence as much as capacity)."""
+    ref = runs[reference]
+
+    def rest(params: dict) -> dict:
+        return {k: v for k, v in params.items() if k not in KERNEL_PARAMS}
+
+    names = [
+        name
+        for name, m in runs.items()
+        if "model" in m
+        and m["notebook"] == ref["notebook"]
+        and rest(m.get("params", {})) == rest(ref["params"])
+        and m.get("same_computation_as") is None
+    ]
+    budget = ref["params"].get("epochs")
+    return {
+        "runs": names,
+        "chosen_on_val": max(names, key=lambda n: (runs[n]["val"]["accuracy"], n == reference)),
+        "best_on_test": max(names, key=lambda n: runs[n]["test"]["accuracy"]),
+        "epoch_budget": budget,
+        "stopped_by_budget": [
+            n for n in names if all(e >= budget for e in runs[n]["timing"]["epochs_run"])
+        ],
+        "cost": {
+            n: {
+                "parameter_ratio": runs[n]["model"]["parameters"] / ref["model"]["parameters"],
+                "flops_ratio": runs[n]["model"]["flops_per_image"]
+                / ref["model"]["flops_per_image"],
+                "train_time_ratio": runs[n]["timing"]["train_seconds"]
+                / ref["timing"]["train_seconds"],
+            }
+            for n in names
+        },
+    }
