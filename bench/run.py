@@ -4,7 +4,8 @@
 
 Training throughput of every model at 128 px: the project's path (tf.data over the uint8
 cache, augmentation on the fly, prefetch, thread settings) beside a plain `model.fit` on
-float32 NumPy arrays, in the same process, same model, same batch size; the achieved GFLOP/s
+float32 NumPy arrays, in the same process, same model, same batch size (and the project's path
+with augmentation off, the like-for-like comparison); the achieved GFLOP/s
 and its share of the machine's peak; decode-and-cache time cold and warm; and the wall time of
 a no-op `make all`. Figures, not assertions: compare ratios within one run.
 """
@@ -105,9 +106,9 @@ def bench_training(x: np.ndarray, y: np.ndarray, batch: int, steps: int, budget:
         fwd = models.summary(model)["flops_per_image"]
         result = {"model": name, "train_gflop_per_image": 3 * fwd / 1e9}
         # XLA is measured on the reference network only, as the option that was tried.
-        variants = (
-            ("plain", "project", "project_xla") if name == "cnn 3x3" else ("plain", "project")
-        )
+        variants = ("plain", "project", "project_no_augmentation")
+        if name == "cnn 3x3":
+            variants += ("project_xla",)
         for path in variants:
             train.seed_everything(0)
             m = build()
@@ -121,11 +122,11 @@ def bench_training(x: np.ndarray, y: np.ndarray, batch: int, steps: int, budget:
                 def fit(k, m=m):
                     m.fit(xf[:k], ys[:k], batch_size=batch, epochs=1, verbose=0)
             else:
+                augment = path != "project_no_augmentation"
 
-                def fit(k, m=m):
-                    m.fit(
-                        train.make_dataset(xs[:k], ys[:k], ws[:k], batch, 0, True, None), verbose=0
-                    )
+                def fit(k, m=m, augment=augment):
+                    ds = train.make_dataset(xs[:k], ys[:k], ws[:k], batch, 0, augment, None)
+                    m.fit(ds, verbose=0)
 
             if path == "project_xla":
                 # Keras silently drops jit_compile while TensorFlow's op determinism is on.
@@ -145,7 +146,9 @@ def bench_training(x: np.ndarray, y: np.ndarray, batch: int, steps: int, budget:
         xla = result.get("project_xla_images_per_second")
         print(
             f"  {name:9s} plain {result['plain_images_per_second']:7.1f} img/s   project "
-            f"{result['project_images_per_second']:7.1f} img/s   ratio {result['ratio']:.2f}"
+            f"{result['project_images_per_second']:7.1f} img/s   ratio {result['ratio']:.2f}   "
+            f"project without augmentation "
+            f"{result['project_no_augmentation_images_per_second']:.1f} img/s"
             + (f"   project with XLA {xla:.1f} img/s" if xla else ""),
             flush=True,
         )
@@ -251,13 +254,14 @@ def main(argv=None) -> int:
     provenance.write_json(OUT, figures)
     print()
     print(
-        f"{'model':10s} {'plain img/s':>12s} {'project img/s':>14s} {'ratio':>6s} "
+        f"{'model':10s} {'plain img/s':>12s} {'project img/s':>14s} {'ratio':>6s} {'no aug.':>8s} "
         f"{'GFLOP/s':>8s} {'% meas. peak':>13s} {'% nominal':>10s}"
     )
     for r in rows:
         print(
             f"{r['model']:10s} {r['plain_images_per_second']:12.1f} "
             f"{r['project_images_per_second']:14.1f} {r['ratio']:6.2f} "
+            f"{r['project_no_augmentation_images_per_second']:8.1f} "
             f"{r['project_gflops']:8.1f} {100 * r['share_of_measured_peak']:12.1f}% "
             f"{100 * (r['share_of_nominal_peak'] or 0):9.1f}%"
         )
