@@ -23,7 +23,7 @@ def main(argv=None) -> int:
     ap.add_argument("--kernels", type=int, nargs="+", default=[3, 3, 3, 3])
     ap.add_argument("--image-size", type=int, default=128)
     ap.add_argument("--batch-size", type=int, default=32)
-    ap.add_argument("--steps", type=int, default=24)
+    ap.add_argument("--steps", type=int, default=8)
     ap.add_argument("--seconds", type=float, default=12.0)
     args = ap.parse_args(argv)
     import keras

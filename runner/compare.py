@@ -13,7 +13,6 @@ from pathlib import Path
 
 import numpy as np
 
-from analysis import evaluate, figures
 from analysis.provenance import now, write_json
 
 SUMMARY_DIR = "_study"
@@ -58,6 +57,10 @@ def summarize(profile_dir: Path, reference: str, baseline: str) -> dict:
     """McNemar of every model run against the reference, and of the reference against the
     baseline, on seed 0's test predictions (the same images, in the same order); then the
     findings the interpretation page cites, each derived from these runs' metrics."""
+    # SciPy, scikit-learn and Matplotlib load here, not at import: a no-op `make all` never
+    # gets this far, and every runner command would otherwise pay seconds for them.
+    from analysis import evaluate, figures
+
     runs = load_runs(profile_dir)
     preds = {name: _predictions(profile_dir / name) for name in runs}
     preds = {k: v for k, v in preds.items() if v is not None}

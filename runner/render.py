@@ -102,7 +102,36 @@ def context(plan: Plan, results: Path, allow_failed: bool) -> dict:
         "profile_seconds": {"runs": len(fresh), "seconds": sum(r["seconds"] for r in fresh)}
         if fresh
         else None,
+        "standard_timed": standard_timed(results, plan) if plan.profile == "quick" else [],
     }
+
+
+def standard_timed(results: Path, plan: Plan) -> list[dict]:
+    """Runs of the `standard` profile finished beside the published quick results: their
+    measured times, shown on the performance page until the whole profile is published."""
+    timed = []
+    for name, m in load_runs(results.parent / "standard").items():
+        record = results.parent / "standard" / name / "run.json"
+        if "timing" not in m or not record.exists() or name not in plan.runs:
+            continue
+        t = m["timing"]
+        timed.append(
+            {
+                "name": name,
+                "title": plan.runs[name].title,
+                "seconds": json.loads(record.read_text())["seconds"],
+                "train_seconds": t["train_seconds"],
+                "epochs": t["epochs_run"][0],
+                "max_epochs": m["params"]["epochs"],
+                "best_epoch": t["best_epoch"][0],
+                "test_accuracy": m["test"]["accuracy"],
+                "val_accuracy": m["val"]["accuracy"],
+                "machine": m["provenance"]["machine"],
+                "finished": m["provenance"]["finished"],
+                "code": m["provenance"]["git_commit"],
+            }
+        )
+    return timed
 
 
 def pages(ctx: dict) -> dict[str, tuple[str, dict]]:
