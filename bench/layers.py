@@ -26,12 +26,12 @@ from analysis import models, paths, provenance, train  # noqa: E402
 OUT = paths.ROOT / "bench" / "results.json"
 
 
-def layer_step(layer, shape, first: bool):
+def layer_step(layer, shape, input_gradient: bool):
     """A compiled forward + backward pass of one layer, and its input."""
     import tensorflow as tf
 
-    x = tf.random.uniform(shape, 0, 1 if not first else 255)
-    weights = layer.trainable_variables
+    x = tf.random.uniform(shape, 0, 1 if input_gradient else 255)
+    wrt = [*layer.trainable_variables, *([x] if input_gradient else [])]
 
     @tf.function
     def step(x):
@@ -39,8 +39,8 @@ def layer_step(layer, shape, first: bool):
             tape.watch(x)
             y = layer(x, training=True)
             loss = tf.reduce_mean(tf.square(y))
-        grads = tape.gradient(loss, weights if first else [*weights, x])
-        return grads[-1] if grads else loss
+        # Every gradient is returned: one left out would be pruned from the graph, untimed.
+        return [loss, *tape.gradient(loss, wrt)] if wrt else [loss]
 
     return step, x
 
@@ -48,12 +48,12 @@ def layer_step(layer, shape, first: bool):
 def fastest(steps: dict, repeats: int) -> dict:
     """Seconds per call of each step, its fastest of `repeats` interleaved rounds."""
     for step, x in steps.values():
-        step(x).numpy()  # trace and create the oneDNN primitives
+        step(x)[0].numpy()  # trace and create the oneDNN primitives
     best = dict.fromkeys(steps, float("inf"))
     for _ in range(repeats):
         for name, (step, x) in steps.items():
             start = time.perf_counter()
-            step(x).numpy()
+            step(x)[0].numpy()  # a function call returns once all its outputs are computed
             best[name] = min(best[name], time.perf_counter() - start)
     return best
 
@@ -70,10 +70,14 @@ def main(argv=None) -> int:
     info = {row.name: row for row in models.describe(model)}
     batch = args.batch_size
     steps = {}
-    for i, layer in enumerate(model.layers[1:]):
+    weights_before = False  # training takes no gradient for the input of the first weights
+    for layer in model.layers[1:]:
         shape = (batch, *layer.input.shape[1:])
-        steps[layer.name] = layer_step(layer, shape, first=i == 0)
-    steps["whole network"] = layer_step(model, (batch, *model.input.shape[1:]), first=True)
+        steps[layer.name] = layer_step(layer, shape, input_gradient=weights_before)
+        weights_before = weights_before or bool(layer.trainable_variables)
+    steps["whole network"] = layer_step(
+        model, (batch, *model.input.shape[1:]), input_gradient=False
+    )
     seconds = fastest(steps, args.repeats)
     whole = seconds.pop("whole network")
     rows = [
