@@ -180,7 +180,7 @@ def findings(runs: dict[str, dict], comparisons: list[dict], reference: str, bas
             "macro_f1_change": m["test"]["macro_f1"] - runs[original]["test"]["macro_f1"],
             "p_value": p,
         }
-    if ref and "params" in ref:
+    if ref and "model" in ref and "params" in ref:  # a trained reference to compare against
         out["kernels"] = _kernel_finding(runs, reference)
     weighting = ref["params"].get("class_weighting") if ref else None
     out["imbalance"] = [
