@@ -17,11 +17,11 @@ import argparse
 import json
 import os
 import sys
-import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from analysis import models, paths, provenance, train  # noqa: E402
+from bench import timing  # noqa: E402
 
 OUT = paths.ROOT / "bench" / "results.json"
 
@@ -45,19 +45,6 @@ def layer_step(layer, shape, input_gradient: bool):
     return step, x
 
 
-def fastest(steps: dict, repeats: int) -> dict:
-    """Seconds per call of each step, its fastest of `repeats` interleaved rounds."""
-    for step, x in steps.values():
-        step(x)[0].numpy()  # trace and create the oneDNN primitives
-    best = dict.fromkeys(steps, float("inf"))
-    for _ in range(repeats):
-        for name, (step, x) in steps.items():
-            start = time.perf_counter()
-            step(x)[0].numpy()  # a function call returns once all its outputs are computed
-            best[name] = min(best[name], time.perf_counter() - start)
-    return best
-
-
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--image-size", type=int, default=128)
@@ -78,7 +65,11 @@ def main(argv=None) -> int:
     steps["whole network"] = layer_step(
         model, (batch, *model.input.shape[1:]), input_gradient=False
     )
-    seconds = fastest(steps, args.repeats)
+    # A function call returns once all its outputs are computed: the loss's value waits for all.
+    calls = {name: (lambda step=step, x=x: step(x)[0].numpy()) for name, (step, x) in steps.items()}
+    for call in calls.values():
+        call()  # trace and create the oneDNN primitives
+    seconds = timing.fastest(calls, args.repeats)
     whole = seconds.pop("whole network")
     rows = [
         {

@@ -29,7 +29,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np  # noqa: E402
 
 from analysis import cache, models, paths, provenance, train  # noqa: E402
-from analysis.data import load_index  # noqa: E402
+from analysis.data import DataError, load_index  # noqa: E402
+from bench import timing  # noqa: E402
 
 OUT = paths.ROOT / "bench" / "results.json"
 KERNELS = {
@@ -68,24 +69,14 @@ def nominal_peak_gflops() -> tuple[float, str]:
 
 
 def throughput(fits: dict, warm: int, images_per_call: int, budget: float, rounds: int) -> dict:
-    """Images/s of each fit_on(n) (one epoch on the first n images), best of `rounds`.
-
-    A short epoch first pays the graph tracing and oneDNN primitive creation, so the timed epochs
-    measure steady-state training. The variants are timed in turn, round after round: a slow
-    spell of this shared machine then falls on every variant alike rather than on whichever
-    happened to be running, and the best round of each is its figure (noise only slows).
-    """
+    """Images/s of each fit_on(n) (one epoch on the first n images), best of `rounds`
+    interleaved rounds. A short epoch first pays the graph tracing and oneDNN primitive
+    creation, so the timed epochs measure steady-state training."""
     for fit_on in fits.values():
         fit_on(warm)
-    best = dict.fromkeys(fits, 0.0)
-    for _ in range(rounds):
-        for name, fit_on in fits.items():
-            n, start = 0, time.perf_counter()
-            while time.perf_counter() - start < budget / rounds or n < 1:
-                fit_on(images_per_call)
-                n += 1
-            best[name] = max(best[name], n * images_per_call / (time.perf_counter() - start))
-    return best
+    calls = {name: (lambda f=fit_on: f(images_per_call)) for name, fit_on in fits.items()}
+    seconds = timing.fastest(calls, rounds, budget / rounds)
+    return {name: images_per_call / s for name, s in seconds.items()}
 
 
 @contextlib.contextmanager
@@ -297,4 +288,8 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except DataError as exc:  # the runner's message for a missing or malformed data directory
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(2)

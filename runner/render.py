@@ -117,7 +117,6 @@ def standard_timed(results: Path, plan: Plan) -> list[dict]:
         t = m["timing"]
         timed.append(
             {
-                "name": name,
                 "title": plan.runs[name].title,
                 "seconds": json.loads(record.read_text())["seconds"],
                 "train_seconds": t["train_seconds"],
