@@ -25,6 +25,10 @@ from analysis import paths
 from analysis.data import DataError, DataIndex, Entry
 
 PREPROCESS_VERSION = 1  # squash-resize (bilinear, JPEG draft mode) to a square, RGB, uint8
+PREPROCESSING = (
+    f"v{PREPROCESS_VERSION}: decode with Pillow (JPEG draft mode), convert to RGB, squash-resize "
+    "to size x size (bilinear), uint8; analysis.cache.decode_image"
+)
 
 
 @dataclass

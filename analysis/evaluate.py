@@ -98,13 +98,91 @@ def mcnemar(y_true, pred_a, pred_b) -> dict:
 
 
 def chance_and_majority(y_train, y_test) -> dict[str, float]:
-    """Uniform guessing over the training classes, and always answering train's largest class."""
+    """The trivial answers a model must beat, on test: uniform guessing over the training
+    classes; always answering train's largest class; guessing in train's class proportions
+    (expected accuracy); and the best constant answer in hindsight (test's own largest class,
+    a line for the reader, never a model)."""
     classes, counts = np.unique(y_train, return_counts=True)
     majority = classes[np.argmax(counts)]
+    y_test = np.asarray(y_test)
+    test_classes, test_counts = np.unique(y_test, return_counts=True)
+    share = dict(zip(test_classes.tolist(), (test_counts / len(y_test)).tolist(), strict=True))
+    prior = counts / counts.sum()
     return {
         "chance": float(1 / len(classes)),
-        "majority_class": float(np.mean(np.asarray(y_test) == majority)),
+        "majority_class": float(np.mean(y_test == majority)),
         "majority_class_id": int(majority),
+        "prior_guess": float(
+            sum(p * share.get(int(c), 0.0) for c, p in zip(classes, prior, strict=True))
+        ),
+        "best_constant": float(test_counts.max() / len(y_test)),
+        "best_constant_id": int(test_classes[np.argmax(test_counts)]),
+    }
+
+
+def recall_per_class(y_true, y_pred, class_ids) -> dict[int, float | None]:
+    """Recall of each class in y_true (None for a class with no images there)."""
+    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
+    out: dict[int, float | None] = {}
+    for c in class_ids:
+        mask = y_true == c
+        out[int(c)] = float(np.mean(y_pred[mask] == c)) if mask.any() else None
+    return out
+
+
+def split_shift(labels: dict, predictions: dict, class_ids, names, few: int = 10) -> dict:
+    """The val->test gap, quantified. `labels`: split -> true ids (train, val, test);
+    `predictions`: split -> one array of predicted ids per seed (val, test).
+
+    - per-class recall on val and on test (means over seeds);
+    - accuracy on the classes present in all three splits;
+    - test accuracy re-weighted to val's class mix (each test class's accuracy weighted by its
+      share of val), which separates "test holds other classes" from "the same classes look
+      different on test";
+    - the classes with <= `few` training images, and their share of test.
+    """
+    y = {s: np.asarray(v) for s, v in labels.items()}
+    counts = {s: {int(c): int(np.sum(v == c)) for c in class_ids} for s, v in y.items()}
+    rec = {
+        s: [recall_per_class(y[s], p, class_ids) for p in predictions[s]] for s in ("val", "test")
+    }
+
+    def mean_recall(split, c):
+        vals = [r[c] for r in rec[split] if r[c] is not None]
+        return float(np.mean(vals)) if vals else None
+
+    common = [c for c in class_ids if all(counts[s][c] for s in ("train", "val", "test"))]
+    mask = np.isin(y["test"], common)
+    acc_common = [float(np.mean(p[mask] == y["test"][mask])) for p in predictions["test"]]
+    val_mask = np.isin(y["val"], common)
+    acc_common_val = [float(np.mean(p[val_mask] == y["val"][val_mask])) for p in predictions["val"]]
+    n_val = sum(counts["val"][c] for c in common) or 1
+    reweighted = [
+        float(sum(counts["val"][c] / n_val * r[c] for c in common if r[c] is not None))
+        for r in rec["test"]
+    ]
+    rare = [c for c in class_ids if counts["train"][c] <= few]
+    return {
+        "per_class": [
+            {
+                "id": int(c),
+                "name": names[int(c)],
+                "train": counts["train"][c],
+                "val": counts["val"][c],
+                "test": counts["test"][c],
+                "val_recall": mean_recall("val", c),
+                "test_recall": mean_recall("test", c),
+            }
+            for c in class_ids
+        ],
+        "common_classes": [int(c) for c in common],
+        "test_share_common": float(mask.mean()),
+        "val_accuracy_common": float(np.mean(acc_common_val)),
+        "test_accuracy_common": float(np.mean(acc_common)),
+        "test_accuracy_val_mix": float(np.mean(reweighted)),
+        "few_shot_classes": [int(c) for c in rare],
+        "few_shot_threshold": few,
+        "test_share_few_shot": float(np.isin(y["test"], rare).mean()),
     }
 
 

@@ -98,45 +98,79 @@ def preprocessing_steps(original, resized, scaled, path) -> Path:
     return _save(fig, path, photo=True)
 
 
-def learning_curves(histories: list[dict[str, list[float]]], path) -> Path:
-    """Loss and accuracy per epoch, train and val, one line per seed."""
-    fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
+def trivial_lines(ax, baselines: dict, horizontal: bool = True) -> None:
+    """The answers a model must beat, drawn on every accuracy axis (see evaluate)."""
+    lines = (
+        ("best_constant", "best constant answer", ":", "0.35"),
+        ("majority_class", "train's majority class", "--", "0.45"),
+        ("chance", "chance (uniform)", "-.", "0.6"),
+    )
+    for key, label, style, colour in lines:
+        if key in baselines:
+            draw = ax.axhline if horizontal else ax.axvline
+            draw(
+                baselines[key], ls=style, color=colour, lw=1, label=f"{label} {baselines[key]:.1%}"
+            )
+
+
+def learning_curves(histories: list[dict[str, list[float]]], path, baselines=None) -> Path:
+    """Loss, accuracy and the selection metric per epoch, one line per seed. Train figures are
+    those measured during training (augmented batches, dropout on, loss class-weighted and
+    label-smoothed); val is scored in inference mode after each epoch."""
+    fig, axes = plt.subplots(1, 3, figsize=(14, 3.8))
+    panels = (
+        ("loss", "val_loss", "loss"),
+        ("accuracy", "val_accuracy", "accuracy"),
+        (None, "val_macro_f1", "val macro-F1 (selects the epoch)"),
+    )
     for s, h in enumerate(histories):
         epochs = np.arange(1, len(h["loss"]) + 1)
-        for ax, key in zip(axes, ("loss", "accuracy"), strict=True):
-            ax.plot(
-                epochs, h[key], "-o", ms=3, color="C0", alpha=0.8, label="train" if s == 0 else None
-            )
-            if f"val_{key}" in h:
+        first = s == 0
+        for ax, (tkey, vkey, _) in zip(axes, panels, strict=True):
+            if tkey and tkey in h:
+                label = "train, during training (augmented, dropout on"
+                label += ", class-weighted, smoothed)" if tkey == "loss" else ", unweighted)"
+                ax.plot(epochs, h[tkey], "-", color="C0", alpha=0.8, label=label if first else None)
+            if vkey in h:
                 ax.plot(
                     epochs,
-                    h[f"val_{key}"],
-                    "-o",
-                    ms=3,
+                    h[vkey],
+                    "-",
                     color="C1",
                     alpha=0.8,
-                    label="val" if s == 0 else None,
+                    label="val, inference mode" if first else None,
                 )
-    for ax, key in zip(axes, ("loss (class-weighted on train)", "accuracy"), strict=True):
+    if baselines:
+        trivial_lines(axes[1], baselines)
+    for ax, (_, _, title) in zip(axes, panels, strict=True):
         ax.set_xlabel("epoch")
-        ax.set_ylabel(key)
-        ax.legend()
+        ax.set_title(title, fontsize=10)
         ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
     return _save(fig, path)
 
 
 def confusion_matrix(counts, labels: list[int], names: dict[int, str], path) -> Path:
-    """Rows normalised to recall (each true class sums to 1)."""
+    """Rows normalised to recall (each true class sums to 1); a class that has no test image
+    but is predicted gets an empty, labelled row."""
     counts = np.asarray(counts, dtype=float)
-    norm = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)
+    support = counts.sum(axis=1, keepdims=True)
+    norm = counts / np.maximum(support, 1)
     n = len(labels)
-    fig, ax = plt.subplots(figsize=(0.42 * n + 3, 0.42 * n + 2))
+    fig, ax = plt.subplots(figsize=(0.55 * n + 3, 0.55 * n + 2))
     im = ax.imshow(norm, cmap="Blues", vmin=0, vmax=1)
     ticks = [f"{names[c]} ({c})" for c in labels]
-    ax.set_xticks(range(n), ticks, rotation=75, ha="right", fontsize=7)
-    ax.set_yticks(range(n), ticks, fontsize=7)
+    yticks = [
+        f"{t}, n={int(n_)}" if n_ else f"{t}: no test images"
+        for t, n_ in zip(ticks, support[:, 0], strict=True)
+    ]
+    ax.set_xticks(range(n), ticks, rotation=75, ha="right", fontsize=8)
+    ax.set_yticks(range(n), yticks, fontsize=8)
+    for i, n_ in enumerate(support[:, 0]):
+        if not n_:
+            ax.axhspan(i - 0.5, i + 0.5, color="0.85", zorder=0, hatch="//", fill=False)
     ax.set_xlabel("predicted")
-    ax.set_ylabel("true")
+    ax.set_ylabel("true (test images in the row)")
     for i in range(n):
         for j in range(n):
             if counts[i, j]:
@@ -146,11 +180,11 @@ def confusion_matrix(counts, labels: list[int], names: dict[int, str], path) -> 
                     f"{norm[i, j]:.2f}".lstrip("0"),
                     ha="center",
                     va="center",
-                    fontsize=5.5,
+                    fontsize=7,
                     color="white" if norm[i, j] > 0.5 else "black",
                 )
     fig.colorbar(im, ax=ax, fraction=0.03)
-    ax.set_title("Confusion matrix, test split (rows normalised)")
+    ax.set_title("Confusion matrix, test split (rows normalised to recall)")
     return _save(fig, path)
 
 
@@ -165,36 +199,20 @@ def per_class_f1(rows: list[dict], path) -> Path:
     return _save(fig, path)
 
 
-def translation_curve(shifts: list[int], accuracy: list[float], path) -> Path:
-    fig, ax = plt.subplots(figsize=(5, 3.2))
-    ax.plot(shifts, accuracy, "-o")
-    ax.set_xlabel("shift (pixels, mean over 4 directions)")
-    ax.set_ylabel("test accuracy")
+def translation_curve(curves: dict[str, dict], path, baselines=None) -> Path:
+    """Test accuracy against the shift, as a share of the image side, mean ± std over seeds;
+    one curve per model (`curves`: label -> the `translation` block of its metrics)."""
+    fig, ax = plt.subplots(figsize=(6.5, 3.8))
+    for label, t in curves.items():
+        x = np.asarray(t["shifts"]) / t["image_size"]
+        ax.errorbar(x, t["accuracy"], yerr=t.get("accuracy_std"), fmt="-o", capsize=3, label=label)
+    if baselines:
+        trivial_lines(ax, baselines)
+    ax.set_xlim(-0.01, 0.26)
+    ax.set_xticks([0, 0.0625, 0.125, 0.1875, 0.25], ["0", "1/16", "1/8", "3/16", "1/4"])
+    ax.set_xlabel("shift, share of the image side (mean over 4 directions)")
+    ax.set_ylabel("test accuracy (mean ± std over seeds)")
+    ax.set_ylim(0, None)
     ax.grid(alpha=0.3)
-    return _save(fig, path)
-
-
-def tradeoff(points: list[dict], xkey: str, xlabel: str, path) -> Path:
-    """Accuracy against cost, one labelled point per model, with its 95 % interval."""
-    fig, ax = plt.subplots(figsize=(6.5, 4))
-    for p in points:
-        lo, hi = p["ci"]
-        ax.errorbar(
-            p[xkey],
-            p["accuracy"],
-            yerr=[[p["accuracy"] - lo], [hi - p["accuracy"]]],
-            fmt="o",
-            capsize=4,
-        )
-        ax.annotate(
-            p["label"],
-            (p[xkey], p["accuracy"]),
-            textcoords="offset points",
-            xytext=(6, 4),
-            fontsize=8,
-        )
-    ax.set_xscale("log")
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel("test accuracy (95 % bootstrap CI)")
-    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
     return _save(fig, path)

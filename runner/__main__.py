@@ -123,10 +123,10 @@ def _dispatch(args) -> int:
         return 0
 
     if args.command == "status":
-        library, data = state.library_hash(), state.data_hash(data_dir)
+        fps = state.fingerprints(plan.runs.values(), data_dir)
         for run in plan.runs.values():
             folder = execute.profile_dir(plan.profile) / run.name
-            current = state.is_current(folder, run.fingerprint(library, data))
+            current = state.is_current(folder, fps[run.name])
             print(f"{'up to date' if current else 'to run':>10}  {plan.profile}/{run.name}")
         return 0
 

@@ -59,7 +59,7 @@ def summarize(profile_dir: Path, reference: str, baseline: str) -> dict:
     findings the interpretation page cites, each derived from these runs' metrics."""
     # SciPy, scikit-learn and Matplotlib load here, not at import: a no-op `make all` never
     # gets this far, and every runner command would otherwise pay seconds for them.
-    from analysis import evaluate, figures
+    from analysis import evaluate, study_figures
 
     runs = load_runs(profile_dir)
     preds = {name: _predictions(profile_dir / name) for name in runs}
@@ -98,10 +98,10 @@ def summarize(profile_dir: Path, reference: str, baseline: str) -> dict:
             for k, v in models.items()
             if not v.get("same_computation_as")
         ]
-        figures.tradeoff(
+        study_figures.tradeoff(
             points, "parameters", "parameters (log scale)", fig_dir / "accuracy_vs_parameters.png"
         )
-        figures.tradeoff(
+        study_figures.tradeoff(
             points,
             "flops",
             "FLOPs per image, forward pass (log scale)",

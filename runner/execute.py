@@ -167,10 +167,8 @@ def run_plan(
     """Execute the selected runs that are not current. Raises nothing for a failed notebook:
     the Outcome lists it, and the caller decides the exit code."""
     selected = plan.select(names)
-    library = state.library_hash()
-    data = state.data_hash(data_dir, skip_bad_entries)
     code_version = git_commit()
-    fingerprints = {r.name: r.fingerprint(library, data) for r in selected}
+    fingerprints = state.fingerprints(selected, data_dir, skip_bad_entries)
     groups: dict[str, list[Run]] = defaultdict(list)
     for r in selected:
         groups[fingerprints[r.name]].append(r)

@@ -41,6 +41,7 @@ class PlanSpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
     reference: str
     baseline: str
+    published: str = "standard"
     defaults: dict[str, Any] = Field(default_factory=dict)
     runs: dict[str, RunSpec]
     profiles: dict[str, dict[str, Any] | None]
@@ -84,6 +85,10 @@ class Plan:
     @property
     def baseline(self) -> str:
         return self.spec.baseline
+
+    @property
+    def published(self) -> str:
+        return self.spec.published
 
     def select(self, names: list[str] | None) -> list[Run]:
         if not names:
@@ -151,6 +156,8 @@ def load(file: Path | str = paths.PLAN_FILE, profile: str = "standard") -> Plan:
     for key in ("reference", "baseline"):
         if getattr(spec, key) not in spec.runs:
             raise PlanError(f"{file}: {key}: {getattr(spec, key)!r} is not a run of the plan")
+    if spec.published not in spec.profiles:
+        raise PlanError(f"{file}: published: {spec.published!r} is not a profile of the plan")
 
     bad = [n for n in spec.runs if not re.match(RUN_NAME, n)]
     if bad:
