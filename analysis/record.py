@@ -77,6 +77,7 @@ class RunRecord(BaseModel):
     notebook: str
     params: dict[str, Any]
     provenance: Provenance
+    same_computation_as: str | None = None  # a run whose inputs equal another's shares its result
     # model runs
     model: _Open | None = None
     artifact: _Open | None = None
