@@ -7,31 +7,156 @@ from __future__ import annotations
 from pathlib import Path
 
 import matplotlib.pyplot as plt
+import numpy as np
 
-from analysis.figures import _save
+from analysis.figures import _save, trivial_lines
 
 
-def tradeoff(points: list[dict], xkey: str, xlabel: str, path) -> Path:
-    """Accuracy against cost, one labelled point per model, with its 95 % interval."""
-    fig, ax = plt.subplots(figsize=(6.5, 4))
-    for p in points:
-        lo, hi = p["ci"]
-        ax.errorbar(
-            p[xkey],
-            p["accuracy"],
-            yerr=[[p["accuracy"] - lo], [hi - p["accuracy"]]],
-            fmt="o",
-            capsize=4,
-        )
+def tradeoff(rows: list[dict], xkey: str, xlabel: str, path, baselines=None) -> Path:
+    """Test accuracy against cost, one labelled point per model: mean ± std over seeds, with
+    the trivial answers as lines."""
+    fig, ax = plt.subplots(figsize=(7.5, 4.4))
+    for r in rows:
+        ax.errorbar(r[xkey], r["test_accuracy"], yerr=r["test_accuracy_std"], fmt="o", capsize=4)
         ax.annotate(
-            p["label"],
-            (p[xkey], p["accuracy"]),
+            r["run"],
+            (r[xkey], r["test_accuracy"]),
             textcoords="offset points",
             xytext=(6, 4),
             fontsize=8,
         )
+    if baselines:
+        trivial_lines(ax, baselines)
     ax.set_xscale("log")
+    ax.set_ylim(0, 1)
     ax.set_xlabel(xlabel)
-    ax.set_ylabel("test accuracy (95 % bootstrap CI)")
+    ax.set_ylabel("test accuracy (mean ± std over seeds)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, loc="upper left")
+    return _save(fig, path)
+
+
+def headline(rows: list[dict], runs: dict, path, baselines=None) -> Path:
+    """Test accuracy per model: a bar for the mean over seeds, a dot per seed, and the
+    trivial answers as vertical lines."""
+    fig, ax = plt.subplots(figsize=(8, 0.42 * len(rows) + 1.4))
+    y = np.arange(len(rows))
+    ax.barh(
+        y,
+        [r["test_accuracy"] for r in rows],
+        xerr=[r["test_accuracy_std"] for r in rows],
+        color="C0",
+        alpha=0.55,
+        capsize=3,
+    )
+    for i, r in enumerate(rows):
+        seeds = [s["test"]["accuracy"] for s in runs[r["run"]]["per_seed"]]
+        ax.plot(seeds, [i] * len(seeds), "o", color="C0", ms=4)
+    if baselines:
+        trivial_lines(ax, baselines, horizontal=False)
+    ax.set_yticks(y, [r["run"] for r in rows], fontsize=8)
+    ax.invert_yaxis()
+    ax.set_xlim(0, 1)
+    ax.set_xlabel("test accuracy (bar: mean over seeds; dots: seeds)")
+    ax.grid(alpha=0.3, axis="x")
+    ax.legend(fontsize=7, loc="lower right")
+    return _save(fig, path)
+
+
+def translation(curves: dict[str, dict], path, baselines=None) -> Path:
+    from analysis import figures
+
+    return figures.translation_curve(curves, path, baselines)
+
+
+def scout(rounds: dict[str, list[dict]], path) -> Path:
+    """Val macro-F1 of each scouted variant (mean ± std over seeds), one panel per round."""
+    n = max(1, len(rounds))
+    height = max(len(r) for r in rounds.values()) * 0.3 + 1.2 if rounds else 2
+    fig, axes = plt.subplots(1, n, figsize=(6.5 * n, height), squeeze=False)
+    for ax, (name, rows) in zip(axes[0], rounds.items(), strict=False):
+        y = np.arange(len(rows))
+        ax.errorbar(
+            [r["val_macro_f1"] for r in rows],
+            y,
+            xerr=[r["val_macro_f1_std"] or 0 for r in rows],
+            fmt="o",
+            capsize=3,
+        )
+        ax.set_yticks(y, [f"{r['variant']} (n={len(r['seeds'])})" for r in rows], fontsize=8)
+        ax.invert_yaxis()
+        ax.set_xlabel("val macro-F1 (mean ± std over seeds)")
+        ax.set_title(name, fontsize=10)
+        ax.grid(alpha=0.3)
+    return _save(fig, path)
+
+
+def recall_shift(per_class: list[dict], path) -> Path:
+    """Per-class recall on val against test (reference model, mean over seeds): classes below
+    the diagonal are recognised less often on test's sols."""
+    rows = [r for r in per_class if r["val_recall"] is not None and r["test_recall"] is not None]
+    fig, ax = plt.subplots(figsize=(6, 5.4))
+    ax.plot([0, 1], [0, 1], color="0.6", lw=1)
+    for r in rows:
+        size = 10 + 3 * np.sqrt(r["test"])
+        ax.scatter(r["val_recall"], r["test_recall"], s=size, alpha=0.6, color="C0")
+        ax.annotate(
+            r["name"],
+            (r["val_recall"], r["test_recall"]),
+            fontsize=7,
+            textcoords="offset points",
+            xytext=(4, 2),
+        )
+    ax.set_xlim(-0.02, 1.02)
+    ax.set_ylim(-0.02, 1.02)
+    ax.set_xlabel("recall on val")
+    ax.set_ylabel("recall on test (marker area: test images)")
     ax.grid(alpha=0.3)
     return _save(fig, path)
+
+
+def draw_all(
+    found: dict,
+    scout_rounds: dict,
+    runs: dict,
+    reference: str,
+    baseline: str,
+    groups: dict,
+    fig_dir: Path,
+) -> dict[str, Path]:
+    """Every study-level figure the pages show; only those whose inputs exist."""
+    fig_dir = Path(fig_dir)
+    out: dict[str, Path] = {}
+    base = found.get("baselines")
+    table = found.get("table", [])
+    if table:
+        out["headline"] = headline(table, runs, fig_dir / "headline.png", base)
+        fresh = [r for r in table if not runs[r["run"]].get("same_computation_as")]
+        out["accuracy_vs_parameters"] = tradeoff(
+            fresh,
+            "parameters",
+            "parameters (log scale)",
+            fig_dir / "accuracy_vs_parameters.png",
+            base,
+        )
+        out["accuracy_vs_flops"] = tradeoff(
+            fresh,
+            "flops",
+            "FLOPs per image, forward pass (log scale)",
+            fig_dir / "accuracy_vs_flops.png",
+            base,
+        )
+    curves = {
+        n: runs[n]["translation"]
+        for n in (reference, baseline)
+        if n in runs and runs[n].get("translation")
+    }
+    if curves:
+        out["translation"] = translation(curves, fig_dir / "translation.png", base)
+    if scout_rounds:
+        out["scout"] = scout(scout_rounds, fig_dir / "scout.png")
+    if found.get("shift"):
+        out["recall_shift"] = recall_shift(
+            found["shift"]["per_class"], fig_dir / "recall_shift.png"
+        )
+    return out

@@ -236,9 +236,7 @@ def run_plan(
             for r in runs[1:]:
                 copy_result(runs[0], profile_dir(r.profile) / runs[0].name, r, fp)
                 out.copied.append(r.name)
-        folder = profile_dir(plan.profile)
-        if not compare.is_current(folder, plan.reference, plan.baseline):
-            compare.summarize(folder, plan.reference, plan.baseline)
+        compare.refresh(profile_dir(plan.profile), plan)
     finally:
         lk.release()
     return out

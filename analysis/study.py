@@ -1,0 +1,382 @@
+"""The study's science across runs: seed-paired comparisons and the findings the site states.
+
+Pure functions over run records (metrics.json as dicts) and their predictions (predictions.npz
+as dicts of arrays). The runner loads and writes; this module decides. A difference is called
+one only when it holds across seeds: a paired t-test over the seeds both runs share, p < 0.05.
+McNemar's test per seed (the same test images) is reported beside it as detail, never as the
+verdict: it measures whether two trained networks disagree, which two seeds of one network do.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+SIG_LEVEL = 0.05
+DIFFERENCE = "difference"
+NO_DIFFERENCE = "no difference shown"
+ONE_SEED = "one seed: no test"
+
+
+def seed_values(run: dict, split: str = "test", metric: str = "accuracy") -> dict[int, float]:
+    """A run's per-seed values of a metric, by seed."""
+    return {int(r["seed"]): float(r[split][metric]) for r in run.get("per_seed", [])}
+
+
+def paired(a: dict, b: dict, split: str = "test", metric: str = "accuracy") -> dict:
+    """a − b over the seeds both runs trained, with a paired t-test (scipy.stats.ttest_rel).
+
+    Verdict: `difference` when p < SIG_LEVEL; a single shared seed gets no test at all."""
+    from scipy import stats
+
+    va, vb = seed_values(a, split, metric), seed_values(b, split, metric)
+    seeds = sorted(set(va) & set(vb))
+    diffs = np.asarray([va[s] - vb[s] for s in seeds])
+    out = {
+        "metric": metric,
+        "split": split,
+        "seeds": seeds,
+        "a": [va[s] for s in seeds],
+        "b": [vb[s] for s in seeds],
+        "difference": float(diffs.mean()) if len(seeds) else None,
+        "difference_std": float(diffs.std(ddof=1)) if len(seeds) > 1 else None,
+        "same_sign_all_seeds": bool(len(seeds) and (np.all(diffs > 0) or np.all(diffs < 0))),
+        "p_value": None,
+        "verdict": ONE_SEED,
+    }
+    if len(seeds) >= 2:
+        if np.all(diffs == diffs[0]):  # no spread: the t statistic is undefined
+            p = 0.0 if diffs[0] != 0 else 1.0
+        else:
+            p = float(stats.ttest_rel([va[s] for s in seeds], [vb[s] for s in seeds]).pvalue)
+        out.update(p_value=p, verdict=DIFFERENCE if p < SIG_LEVEL else NO_DIFFERENCE)
+    return out
+
+
+def same_test_images(pa: dict, pb: dict) -> bool:
+    return np.array_equal(pa["files"], pb["files"]) and np.array_equal(pa["y_true"], pb["y_true"])
+
+
+def mcnemar_per_seed(pa: dict, pb: dict) -> list[dict]:
+    """McNemar's test between the two runs' predictions of each seed they share."""
+    from analysis import evaluate
+
+    if not same_test_images(pa, pb):
+        raise ValueError("paired tests need the same test images in the same order")
+    row_a = {int(s): i for i, s in enumerate(pa["seeds"])}
+    row_b = {int(s): i for i, s in enumerate(pb["seeds"])}
+    return [
+        {
+            "seed": s,
+            **evaluate.mcnemar(pa["y_true"], pa["y_pred"][row_a[s]], pb["y_pred"][row_b[s]]),
+        }
+        for s in sorted(set(row_a) & set(row_b))
+    ]
+
+
+def compare(a: str, b: str, runs: dict, preds: dict) -> dict | None:
+    """Run a against run b: test accuracy and macro-F1 paired over seeds, McNemar per seed."""
+    if a not in runs or b not in runs:
+        return None
+    out = {
+        "a": a,
+        "b": b,
+        "accuracy": paired(runs[a], runs[b], "test", "accuracy"),
+        "macro_f1": paired(runs[a], runs[b], "test", "macro_f1"),
+        "val_macro_f1": paired(runs[a], runs[b], "val", "macro_f1"),
+        "mcnemar": [],
+    }
+    if a in preds and b in preds:
+        out["mcnemar"] = mcnemar_per_seed(preds[a], preds[b])
+    out["verdict"] = out["accuracy"]["verdict"]
+    return out
+
+
+def differs_only_in(run: dict, other: dict, keys: set[str]) -> bool:
+    """True when two runs' parameters are equal apart from `keys`."""
+    pa = {k: v for k, v in run.get("params", {}).items() if k not in keys}
+    pb = {k: v for k, v in other.get("params", {}).items() if k not in keys}
+    return pa == pb
+
+
+def original_of(name: str, runs: dict) -> str | None:
+    """The run a pixel-permuted run was made from: the same parameters without the shuffle."""
+    for other, m in runs.items():
+        unshuffled = not m["params"].get("permute_pixels")
+        if other != name and unshuffled and differs_only_in(runs[name], m, {"permute_pixels"}):
+            return other
+    return None
+
+
+def summary_row(name: str, m: dict) -> dict:
+    """One line of a results table: means and sample standard deviations over seeds."""
+    t, v = m["test"], m["val"]
+    return {
+        "run": name,
+        "seeds": len(m.get("seeds", [])),
+        "test_accuracy": t["accuracy"],
+        "test_accuracy_std": t.get("accuracy_std", 0.0),
+        "test_macro_f1": t["macro_f1"],
+        "test_macro_f1_std": t.get("macro_f1_std", 0.0),
+        "val_macro_f1": v["macro_f1"],
+        "val_macro_f1_std": v.get("macro_f1_std", 0.0),
+        "val_accuracy": v["accuracy"],
+        "parameters": m["model"]["parameters"],
+        "flops": m["model"]["flops_per_image"],
+        "train_seconds": m["timing"]["train_seconds"],
+        "stop_reason": m.get("training", {}).get("stop_reason", []),
+        "converged": m.get("training", {}).get("converged"),
+    }
+
+
+def kernel_finding(runs: dict, preds: dict, reference: str, members: list[str]) -> dict:
+    """The kernel experiments: which one val chooses (mean val macro-F1 over seeds), each one
+    against the reference on test (paired over seeds), and the capacity control: a run with 3×3
+    kernels and more filters against the larger kernel whose parameters it matches."""
+    names = [
+        n
+        for n in members
+        if n in runs and "test" in runs[n] and runs[n].get("same_computation_as") != reference
+    ]
+    if reference in runs and reference not in names:
+        names.insert(0, reference)
+    if not names:
+        return {}
+    ref = runs.get(reference)
+    rows = {n: summary_row(n, runs[n]) for n in names}
+    out = {
+        "runs": names,
+        "rows": rows,
+        "chosen_on_val": max(names, key=lambda n: (rows[n]["val_macro_f1"], n == reference)),
+        "against_reference": {
+            n: compare(n, reference, runs, preds) for n in names if n != reference and ref
+        },
+    }
+    if ref:
+        out["cost"] = {
+            n: {
+                "parameter_ratio": rows[n]["parameters"] / rows[reference]["parameters"],
+                "flops_ratio": rows[n]["flops"] / rows[reference]["flops"],
+                "train_time_ratio": rows[n]["train_seconds"] / rows[reference]["train_seconds"],
+            }
+            for n in names
+        }
+    filters = ref["params"].get("filters") if ref else None
+    wide = [n for n in names if ref and runs[n]["params"].get("filters") != filters]
+    controls = {}
+    for w in wide:
+        # The larger-kernel run with the nearest parameter count is what the control matches.
+        others = [n for n in names if n not in wide and n != reference]
+        if not others:
+            continue
+        target = min(others, key=lambda n: abs(rows[n]["parameters"] - rows[w]["parameters"]))
+        controls[w] = {
+            "matches": target,
+            "parameter_ratio": rows[w]["parameters"] / rows[target]["parameters"],
+            "comparison": compare(w, target, runs, preds),
+        }
+    out["capacity_controls"] = controls
+    return out
+
+
+def permutation_finding(runs: dict, preds: dict, reference: str, baseline: str) -> dict:
+    """What destroying locality costs each model kind, and the noise control.
+
+    A fixed pixel shuffle only renames a dense network's inputs: the baseline on permuted
+    pixels is the same model class as the baseline, so any "difference" between them is
+    training noise, the yardstick for every other comparison. The CNN's loss is tested the
+    same way, and the gap between the two losses per seed tells whether convolution's gain
+    rests on locality."""
+    out: dict = {"runs": {}}
+    for name, m in runs.items():
+        if not m.get("params", {}).get("permute_pixels"):
+            continue
+        original = original_of(name, runs)
+        if original is None:
+            continue
+        out["runs"][original] = {
+            "permuted": name,
+            "comparison": compare(original, name, runs, preds),
+        }
+    if baseline in out["runs"]:
+        out["noise_control"] = out["runs"][baseline]
+    if reference in out["runs"] and baseline in out["runs"]:
+        cnn_perm, base_perm = out["runs"][reference]["permuted"], out["runs"][baseline]["permuted"]
+        drops = {}
+        for name, perm in ((reference, cnn_perm), (baseline, base_perm)):
+            v, p = seed_values(runs[name]), seed_values(runs[perm])
+            drops[name] = {s: v[s] - p[s] for s in set(v) & set(p)}
+        out["locality_effect"] = paired(
+            {"per_seed": [{"seed": s, "test": {"drop": d}} for s, d in drops[reference].items()]},
+            {"per_seed": [{"seed": s, "test": {"drop": d}} for s, d in drops[baseline].items()]},
+            "test",
+            "drop",
+        )
+    return out
+
+
+def translation_finding(runs: dict, reference: str, baseline: str) -> dict:
+    """Accuracy lost when test images shift by up to a quarter of the side, per model kind;
+    the relative drops compared over seeds. Both kinds are trained without augmentation, so
+    neither has been shown shifted images: the difference is the architecture's."""
+    out: dict = {}
+    for name in (reference, baseline):
+        t = runs.get(name, {}).get("translation")
+        if not t:
+            continue
+        per_seed = np.asarray(t["accuracy_per_seed"])
+        relative = 1 - per_seed[:, -1] / np.maximum(per_seed[:, 0], 1e-9)
+        out[name] = {
+            "shifts": t["shifts"],
+            "image_size": t["image_size"],
+            "max_shift_fraction": t["shifts"][-1] / t["image_size"],
+            "unshifted": float(per_seed[:, 0].mean()),
+            "shifted": float(per_seed[:, -1].mean()),
+            "drop": float((per_seed[:, 0] - per_seed[:, -1]).mean()),
+            "relative_drop": float(relative.mean()),
+            "relative_drop_per_seed": relative.tolist(),
+        }
+    if reference in out and baseline in out:
+        seeds_r, seeds_b = runs[reference]["seeds"], runs[baseline]["seeds"]
+        out["comparison"] = paired(
+            {
+                "per_seed": [
+                    {"seed": s, "test": {"relative_drop": d}}
+                    for s, d in zip(seeds_r, out[reference]["relative_drop_per_seed"], strict=True)
+                ]
+            },
+            {
+                "per_seed": [
+                    {"seed": s, "test": {"relative_drop": d}}
+                    for s, d in zip(seeds_b, out[baseline]["relative_drop_per_seed"], strict=True)
+                ]
+            },
+            "test",
+            "relative_drop",
+        )
+    return out
+
+
+def recipe_finding(runs: dict, reference: str, members: list[str]) -> dict:
+    """The recipe search: each variant's val scores (one seed) beside the reference's seed of
+    the same number; the variant val prefers. Test is not part of this table."""
+    if reference not in runs:
+        return {}
+    ref = runs[reference]
+    ref_seed = next((r for r in ref["per_seed"] if r["seed"] == 0), ref["per_seed"][0])
+    rows = [
+        {
+            "run": reference,
+            "change": "(the reference recipe)",
+            "seed": ref_seed["seed"],
+            "val_macro_f1": ref_seed["val"]["macro_f1"],
+            "val_accuracy": ref_seed["val"]["accuracy"],
+            "val_balanced_accuracy": ref_seed["val"]["balanced_accuracy"],
+            "train_inference": ref_seed["train"]["accuracy"],
+            "train_during_training": ref_seed["train"].get("accuracy_during_training"),
+            "stop_reason": ref_seed["stop_reason"],
+            "plateaued": ref_seed["plateaued"],
+            "epochs": ref_seed["epochs_run"],
+        }
+    ]
+    for name in members:
+        m = runs.get(name)
+        if not m or "per_seed" not in m:
+            continue
+        r = m["per_seed"][0]
+        changed = {
+            k: v for k, v in m["params"].items() if ref["params"].get(k) != v and k != "seeds"
+        }
+        rows.append(
+            {
+                "run": name,
+                "change": ", ".join(f"{k}={v}" for k, v in sorted(changed.items())),
+                "model": m["params"].get("model"),
+                "seed": r["seed"],
+                "val_macro_f1": r["val"]["macro_f1"],
+                "val_accuracy": r["val"]["accuracy"],
+                "val_balanced_accuracy": r["val"]["balanced_accuracy"],
+                "train_inference": r["train"]["accuracy"],
+                "train_during_training": r["train"].get("accuracy_during_training"),
+                "stop_reason": r["stop_reason"],
+                "plateaued": r["plateaued"],
+                "epochs": r["epochs_run"],
+            }
+        )
+    cnn_rows = [r for r in rows if r.get("model", "cnn") == "cnn"]
+    return {
+        "rows": rows,
+        "best_on_val": max(cnn_rows, key=lambda r: r["val_macro_f1"])["run"],
+        "reference_val_macro_f1": rows[0]["val_macro_f1"],
+    }
+
+
+def scout_summary(rows: list[dict]) -> list[dict]:
+    """The GPU scout's rows (bench/scout.py), one per variant: mean and spread over seeds."""
+    by: dict[str, list[dict]] = {}
+    for r in rows:
+        by.setdefault(r["variant"], []).append(r)
+    out = []
+    for name, rs in by.items():
+        f1 = np.asarray([r["val"]["macro_f1"] for r in rs])
+        out.append(
+            {
+                "variant": name,
+                "model": rs[0]["params"]["model"],
+                "augment": rs[0]["params"]["augment"],
+                "seeds": sorted(r["seed"] for r in rs),
+                "val_macro_f1": float(f1.mean()),
+                "val_macro_f1_std": float(f1.std(ddof=1)) if len(f1) > 1 else None,
+                "val_accuracy": float(np.mean([r["val"]["accuracy"] for r in rs])),
+                "train_inference": float(np.mean([r["train_inference"]["accuracy"] for r in rs])),
+                "train_during_training": float(
+                    np.mean([r["train_accuracy_during_training"] for r in rs])
+                ),
+                "plateaued": sum(bool(r["plateaued"]) for r in rs),
+                "backend": rs[0].get("backend"),
+            }
+        )
+    return sorted(out, key=lambda r: -r["val_macro_f1"])
+
+
+def consistency(run: dict) -> dict:
+    """Inference-mode train accuracy against the accuracy measured during training, per seed."""
+    rows = [
+        {
+            "seed": r["seed"],
+            "inference": r["train"]["accuracy"],
+            "during_training": r["train"].get("accuracy_during_training"),
+        }
+        for r in run.get("per_seed", [])
+    ]
+    gaps = [abs(r["inference"] - r["during_training"]) for r in rows if r["during_training"]]
+    return {"per_seed": rows, "largest_gap": max(gaps) if gaps else None}
+
+
+def findings(
+    runs: dict, preds: dict, reference: str, baseline: str, groups: dict[str, str]
+) -> dict:
+    """Every cross-run statement the site makes, each with the seed-paired test behind it."""
+    members = {g: [n for n, gg in groups.items() if gg == g] for g in set(groups.values())}
+    out: dict = {}
+    if reference in runs and baseline in runs:
+        c = compare(reference, baseline, runs, preds)
+        c["parameter_ratio"] = (
+            runs[baseline]["model"]["parameters"] / runs[reference]["model"]["parameters"]
+        )
+        c["train_val_gap_balanced"] = {
+            n: runs[n]["train"]["balanced_accuracy"] - runs[n]["val"]["balanced_accuracy"]
+            for n in (reference, baseline)
+        }
+        out["cnn_vs_baseline"] = c
+    out["permutation"] = permutation_finding(runs, preds, reference, baseline)
+    out["kernels"] = kernel_finding(runs, preds, reference, members.get("kernels", []))
+    out["translation"] = translation_finding(runs, reference, baseline)
+    out["recipe"] = recipe_finding(runs, reference, members.get("recipe", []))
+    if reference in runs:
+        out["shift"] = runs[reference].get("shift")
+        out["consistency"] = consistency(runs[reference])
+        out["baselines"] = runs[reference].get("baselines")
+    out["table"] = [
+        summary_row(n, m) for n, m in runs.items() if "test" in m and groups.get(n) != "recipe"
+    ]
+    return out
