@@ -44,7 +44,7 @@ def paired(a: dict, b: dict, split: str = "test", metric: str = "accuracy") -> d
         "verdict": ONE_SEED,
     }
     if len(seeds) >= 2:
-        if np.all(diffs == diffs[0]):  # no spread: the t statistic is undefined
+        if np.ptp(diffs) < 1e-12:  # no spread: the t statistic is undefined
             p = 0.0 if diffs[0] != 0 else 1.0
         else:
             p = float(stats.ttest_rel([va[s] for s in seeds], [vb[s] for s in seeds]).pvalue)
@@ -377,6 +377,43 @@ def findings(
         out["consistency"] = consistency(runs[reference])
         out["baselines"] = runs[reference].get("baselines")
     out["table"] = [
-        summary_row(n, m) for n, m in runs.items() if "test" in m and groups.get(n) != "recipe"
+        summary_row(n, m)
+        for n, m in runs.items()
+        if "test" in m and groups.get(n) != "recipe" and not m.get("same_computation_as")
     ]
+    return out
+
+
+def scout_decisions(rounds: dict[str, list[dict]]) -> dict:
+    """What the scout's rows say about each decision the recipe page states: the effect of
+    augmentation (round 1), the best single change and its gain over the reference (last
+    round), and the baseline's best learning rate. Numbers, so the page cannot drift from
+    the rows it cites."""
+    out: dict = {}
+    if not rounds:
+        return out
+    first, last = rounds[min(rounds)], rounds[max(rounds)]
+    by_first = {r["variant"]: r for r in first}
+    if "aug-none" in by_first and "reference" in by_first:
+        augmented = [r for r in first if r["augment"] != "none" and r["model"] == "cnn"]
+        out["augmentation"] = {
+            "none": by_first["aug-none"]["val_macro_f1"],
+            "reference": by_first["reference"]["val_macro_f1"],
+            "best_augmented": max(r["val_macro_f1"] for r in augmented),
+            "best_augmented_variant": max(augmented, key=lambda r: r["val_macro_f1"])["variant"],
+        }
+    by_last = {r["variant"]: r for r in last}
+    cnn = [r for r in last if r["model"] == "cnn" and r["variant"] != "reference"]
+    if "reference" in by_last and cnn:
+        best = max(cnn, key=lambda r: r["val_macro_f1"])
+        spread = [r["val_macro_f1_std"] for r in last if r["val_macro_f1_std"] is not None]
+        out["best_change"] = {
+            "variant": best["variant"],
+            "gain": best["val_macro_f1"] - by_last["reference"]["val_macro_f1"],
+            "typical_seed_std": float(np.median(spread)) if spread else None,
+        }
+    base = [r for r in last if r["model"] == "baseline"]
+    if base:
+        best = max(base, key=lambda r: r["val_macro_f1"])
+        out["baseline"] = {"variant": best["variant"], "val_macro_f1": best["val_macro_f1"]}
     return out

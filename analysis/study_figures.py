@@ -115,6 +115,55 @@ def recall_shift(per_class: list[dict], path) -> Path:
     return _save(fig, path)
 
 
+def architecture(model: dict, image_size: int, path) -> Path:
+    """The network as blocks, drawn from its recorded layers (metrics.json's `model`): one box
+    per stage, its height the feature map's side, its width the channels (log scale), with the
+    shape and the receptive field after it."""
+    rf = {r["layer"]: r["receptive_field"] for r in model["receptive_field_per_layer"]}
+    stages = [{"label": "input", "shape": [image_size, image_size, 3], "rf": 1}]
+    for layer in model["layers"]:
+        kind, shape = layer["kind"], layer["output_shape"]
+        if kind == "Conv2D":
+            k = layer["name"].split("_")[-1]
+            stages.append(
+                {"label": f"conv {k}\n+ BN + ReLU", "shape": shape, "rf": rf[layer["name"]]}
+            )
+        elif kind == "MaxPooling2D":
+            stages.append({"label": "max-pool 2×2", "shape": shape, "rf": rf[layer["name"]]})
+        elif kind == "GlobalAveragePooling2D":
+            stages.append({"label": "global\navg pool", "shape": shape, "rf": None})
+        elif kind == "Dense":
+            stages.append({"label": "dense\n+ softmax", "shape": shape, "rf": None})
+    fig, ax = plt.subplots(figsize=(1.05 * len(stages) + 1, 4.6))
+    x = 0.0
+
+    def height(side: int) -> float:  # log scale: 128 px and 2 px both stay visible
+        return 8 + 14 * np.log2(max(side, 1))
+
+    top = height(image_size)
+    for st in stages:
+        side = st["shape"][0] if len(st["shape"]) == 3 else 1
+        ch = st["shape"][-1]
+        h = height(side)
+        w = 0.25 + 0.12 * np.log2(max(ch, 1))
+        colour = "C1" if "pool" in st["label"] else ("C2" if "dense" in st["label"] else "C0")
+        ax.add_patch(plt.Rectangle((x, (top - h) / 2), w, h, color=colour, alpha=0.45))
+        shape = "×".join(str(d) for d in st["shape"])
+        rf_text = f"\nRF {st['rf']} px" if st["rf"] else ""
+        ax.text(x + w / 2, (top + h) / 2 + 2, st["label"], ha="center", va="bottom", fontsize=7)
+        ax.text(x + w / 2, (top - h) / 2 - 2, shape + rf_text, ha="center", va="top", fontsize=7)
+        x += w + 0.55
+    ax.set_xlim(-0.3, x)
+    ax.set_ylim(-30, top + 30)
+    ax.axis("off")
+    ax.set_title(
+        f"{model['name']}: {model['parameters']:,} parameters, "
+        f"{model['flops_per_image'] / 1e6:.0f} MFLOPs per image (RF: receptive field)",
+        fontsize=9,
+    )
+    return _save(fig, path)
+
+
 def draw_all(
     found: dict,
     scout_rounds: dict,
@@ -155,6 +204,11 @@ def draw_all(
         out["translation"] = translation(curves, fig_dir / "translation.png", base)
     if scout_rounds:
         out["scout"] = scout(scout_rounds, fig_dir / "scout.png")
+    if reference in runs and "model" in runs[reference]:
+        ref = runs[reference]
+        out["architecture"] = architecture(
+            ref["model"], ref["params"]["image_size"], fig_dir / "architecture.png"
+        )
     if found.get("shift"):
         out["recall_shift"] = recall_shift(
             found["shift"]["per_class"], fig_dir / "recall_shift.png"

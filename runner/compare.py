@@ -85,6 +85,7 @@ def summarize(profile_dir: Path, reference: str, baseline: str, groups: dict) ->
         "runs": sorted(runs),
         "findings": found,
         "scout": scout,
+        "scout_decisions": study.scout_decisions(scout),
         "figures": {
             k: str(Path(p).relative_to(profile_dir / SUMMARY_DIR)) for k, p in figs.items()
         },

@@ -12,12 +12,13 @@ from pathlib import Path
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from analysis import paths
-from runner.compare import SUMMARY_DIR, load_runs
+from runner import compare
+from runner.compare import load_runs
 from runner.local import rel
 from runner.plan import Plan
 
 PUBLISHED = ".published.json"  # tells the MkDocs hook which results folder the pages show
-HAND_WRITTEN = ("reproduce.md",)  # pages of report/ written by hand, not rendered
+HAND_WRITTEN = ("reproduce.md", "stylesheets/tables.css")  # report/ files written by hand
 
 
 class RenderError(Exception):
@@ -64,20 +65,21 @@ def environment() -> Environment:
 def context(plan: Plan, results: Path, allow_failed: bool) -> dict:
     found = load_runs(results)
     runs = {n: found[n] for n in plan.runs if n in found}  # plan order
-    missing = [n for n in plan.runs if n not in runs]
+    pending = [n for n in plan.runs if n not in runs]
     failed = [n for n in plan.runs if (results / f"{n}.failed").exists()]
-    if (missing or failed) and not allow_failed:
+    if failed and not allow_failed:
         raise RenderError(
-            f"results/{plan.profile} is incomplete (missing: {', '.join(missing) or 'none'}; "
-            f"failed: {', '.join(failed) or 'none'}); run `make results PROFILE={plan.profile}` "
-            "first, or render with --allow-failed to publish the rest with these marked"
+            f"results/{plan.profile} has failed runs ({', '.join(failed)}); rerun them with "
+            f"`make results PROFILE={plan.profile}`, or render with --allow-failed to publish "
+            "the rest with these marked"
         )
-    summary_file = results / SUMMARY_DIR / "summary.json"
-    summary = (
-        json.loads(summary_file.read_text())
-        if summary_file.exists()
-        else {"comparisons": [], "figures": {}}
-    )
+    if not runs:
+        raise RenderError(
+            f"results/{plan.profile} holds no finished run; run `make results "
+            f"PROFILE={plan.profile}` first"
+        )
+    # Pending runs are listed on every page; the findings that need them are left out.
+    summary = compare.refresh(results, plan) or {"findings": {}, "figures": {}, "scout": {}}
     info = {
         name: {"title": r.title, "group": r.group, "notebook": r.notebook}
         for name, r in plan.runs.items()
@@ -86,68 +88,74 @@ def context(plan: Plan, results: Path, allow_failed: bool) -> dict:
     bench_file = paths.ROOT / "bench" / "results.json"
     records = [json.loads(p.read_text()) for p in results.glob("*/run.json")]
     fresh = [r for r in records if not r.get("same_computation_as")]
+    table = {r["run"]: r for r in summary["findings"].get("table", [])}
+    ref = runs.get(plan.reference, {})
+    val_counts = [c["val"] for c in ref.get("shift", {}).get("per_class", [])]
     return {
         "profile": plan.profile,
+        "published": plan.published,
         "plan": info,
         "runs": runs,
         "models": models,
+        "table": table,
+        "seeds": plan.runs[plan.reference].params.get("seeds", []),
         "eda": runs.get("eda"),
         "reference": plan.reference,
         "baseline": plan.baseline,
         "summary": summary,
-        "missing": missing,
+        "scout": summary.get("scout", {}),
+        "pending": pending,
+        "missing": pending,
         "failed": failed,
         "kernel_runs": [n for n, r in plan.runs.items() if r.group == "kernels" and n in runs],
+        "recipe_runs": [n for n, r in plan.runs.items() if r.group == "recipe"],
+        "class_names": {c["id"]: c["name"] for c in ref.get("per_class", [])},
+        "val_majority_share": max(val_counts) / sum(val_counts) if val_counts else None,
         "bench": json.loads(bench_file.read_text()) if bench_file.exists() else None,
+        "timed": timed(results, runs),
         "profile_seconds": {"runs": len(fresh), "seconds": sum(r["seconds"] for r in fresh)}
         if fresh
         else None,
-        "standard_timed": standard_timed(results, plan) if plan.profile == "quick" else [],
     }
 
 
-def standard_timed(results: Path, plan: Plan) -> list[dict]:
-    """Runs of the `standard` profile finished beside the published quick results: their
-    measured times, shown on the performance page until the whole profile is published."""
-    timed = []
-    for name, m in load_runs(results.parent / "standard").items():
-        record = results.parent / "standard" / name / "run.json"
-        if "timing" not in m or not record.exists() or name not in plan.runs:
+def timed(results: Path, runs: dict) -> list[dict]:
+    """Each computed model run's measured times, from its run.json and metrics.json."""
+    out = []
+    for name, m in runs.items():
+        record = results / name / "run.json"
+        if "timing" not in m or not record.exists():
             continue
-        t = m["timing"]
-        timed.append(
+        r = json.loads(record.read_text())
+        if r.get("same_computation_as"):
+            continue
+        out.append(
             {
-                "title": plan.runs[name].title,
-                "seconds": json.loads(record.read_text())["seconds"],
-                "train_seconds": t["train_seconds"],
-                "epochs": t["epochs_run"][0],
-                "max_epochs": m["params"]["epochs"],
-                "best_epoch": t["best_epoch"][0],
-                "test_accuracy": m["test"]["accuracy"],
-                "val_accuracy": m["val"]["accuracy"],
+                "name": name,
+                "seeds": len(m["seeds"]),
+                "seconds": r["seconds"],
+                "train_seconds": m["timing"]["train_seconds"],
+                "epochs": max(m["timing"]["epochs_run"]),
                 "machine": m["provenance"]["machine"],
-                "finished": m["provenance"]["finished"],
-                "code": m["provenance"]["git_commit"],
             }
         )
-    return timed
+    return out
 
 
 def pages(ctx: dict) -> dict[str, tuple[str, dict]]:
-    """Output page -> (template, extra context). Every artifact of the report, declared once."""
+    """Output page -> (template, extra context). Every artifact of the report, declared once;
+    a page whose runs are pending says so instead of disappearing from the nav."""
     out = {
         "index.md": ("index.md.j2", {}),
+        "recipe.md": ("recipe.md.j2", {}),
+        "design.md": ("design.md.j2", {}),
+        "baseline.md": ("baseline.md.j2", {}),
         "kernels.md": ("kernels.md.j2", {}),
+        "interpretation.md": ("interpretation.md.j2", {}),
         "runs/index.md": ("runs.md.j2", {}),
         "performance.md": ("performance.md.j2", {}),
+        "dataset.md": ("dataset.md.j2", {"m": ctx["eda"]}),
     }
-    if ctx["reference"] in ctx["models"]:
-        out["design.md"] = ("design.md.j2", {})
-    if ctx["baseline"] in ctx["models"] and ctx["reference"] in ctx["models"]:
-        out["baseline.md"] = ("baseline.md.j2", {})
-        out["interpretation.md"] = ("interpretation.md.j2", {})
-    if ctx["eda"]:
-        out["dataset.md"] = ("dataset.md.j2", {"m": ctx["eda"]})
     for name, m in ctx["models"].items():
         out[f"runs/{name}.md"] = ("run.md.j2", {"name": name, "m": m})
     return out
@@ -176,7 +184,26 @@ def render(
         "runs": [{"name": n, "title": ctx["plan"][n]["title"]} for n in ctx["models"]],
     }
     _write_if_changed(report_dir / PUBLISHED, json.dumps(published, indent=2) + "\n")
+    if plan.profile == plan.published and report_dir == paths.REPORT_DIR:
+        written.append(update_readme(readme_block(plan, results)))
     return written
+
+
+README_START = "<!-- headline: rendered by `make pages`, do not edit -->"
+README_END = "<!-- /headline -->"
+
+
+def readme_block(plan: Plan, results: Path) -> str:
+    """The README's headline: the published profile's table and two figures."""
+    ctx = context(plan, results, allow_failed=True)
+    return environment().get_template("readme.md.j2").render(**ctx).strip() + "\n"
+
+
+def update_readme(block: str, readme: Path = paths.ROOT / "README.md") -> Path:
+    text = readme.read_text(encoding="utf-8")
+    start, end = text.index(README_START), text.index(README_END)
+    new = text[: start + len(README_START)] + "\n" + block + text[end:]
+    return _write_if_changed(readme, new)
 
 
 def _write_if_changed(path: Path, text: str) -> Path:

@@ -13,6 +13,21 @@ from runner import execute, render, site
 from runner.plan import load
 from tests.fakes import make_msl
 
+# The smoke profile's runs the tests execute: every code path of the plan (EDA, both model kinds,
+# a kernel experiment and its capacity control, a shared computation, the permutation controls,
+# a recipe variant of each kind) without the dozen recipe variants that add nothing new.
+SMOKE_RUNS = [
+    "eda",
+    "baseline",
+    "cnn",
+    "kernel-3x3",
+    "kernel-5x5",
+    "kernel-3x3-wide",
+    "baseline-permuted",
+    "cnn-permuted",
+    "recipe-unweighted",
+    "baseline-lr-low",
+]
 REAL_DATA = Path(os.environ.get("DATA_DIR") or paths.ROOT.parent / "shared" / "msl-images")
 
 
@@ -44,7 +59,7 @@ def smoke(real_data, tmp_path_factory):
     mp.setenv("RESULTS_DIR", str(results))
     mp.setenv("CACHE_DIR", str(tmp_path_factory.getbasetemp() / "cache"))
     plan = load(profile="smoke")
-    outcome = execute.run_plan(plan, None, real_data)
+    outcome = execute.run_plan(plan, SMOKE_RUNS, real_data)
     mp.undo()
     assert outcome.failed == [], outcome.messages
     return plan, results / "smoke", outcome

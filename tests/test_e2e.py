@@ -13,14 +13,20 @@ import numpy as np
 import pytest
 import yaml
 
-from analysis import paths
+from analysis import paths, record, study, train
 from runner import execute
 from runner.plan import load
+from tests.conftest import SMOKE_RUNS
 
 pytestmark = pytest.mark.e2e
 FIXTURES = Path(__file__).parent / "fixtures" / "notebooks"
 
 MODEL_FIELDS = {
+    "per_seed",
+    "training",
+    "shift",
+    "artifact",
+    "history",
     "run",
     "profile",
     "notebook",
@@ -51,9 +57,9 @@ PROVENANCE = {
 
 def test_every_run_is_executed_once(smoke):
     plan, folder, outcome = smoke
-    assert sorted(outcome.executed + outcome.copied) == sorted(plan.runs)
+    assert sorted(outcome.executed + outcome.copied) == sorted(SMOKE_RUNS)
     assert outcome.copied == ["kernel-3x3"]  # identical to cnn: one computation
-    for name in plan.runs:
+    for name in SMOKE_RUNS:
         run_dir = folder / name
         assert (run_dir / "metrics.json").exists() and (run_dir / "run.json").exists()
         assert (run_dir / f"{plan.runs[name].notebook}.ipynb").exists()
@@ -63,8 +69,10 @@ def test_every_run_is_executed_once(smoke):
 
 def test_model_metrics_follow_the_contract(smoke, real_data):
     plan, folder, _ = smoke
-    for name, run in plan.runs.items():
+    for name in SMOKE_RUNS:
+        run = plan.runs[name]
         m = json.loads((folder / name / "metrics.json").read_text())
+        record.read(folder / name / "metrics.json")  # the typed record accepts it
         assert m["run"] == name and m["profile"] == "smoke"
         assert set(m["provenance"]) >= PROVENANCE, name
         assert len(m["provenance"]["data_sha256"]) == 64
@@ -92,17 +100,48 @@ def test_model_metrics_follow_the_contract(smoke, real_data):
         assert sum(support.values()) == run.params["max_per_split"]
         with np.load(folder / name / "predictions.npz") as z:
             assert z["y_pred"].shape == (len(m["seeds"]), run.params["max_per_split"])
-            assert np.mean(z["y_pred"][0] == z["y_true"]) == pytest.approx(t["accuracy"])
+            per_seed = [np.mean(row == z["y_true"]) for row in z["y_pred"]]
+            assert np.mean(per_seed) == pytest.approx(t["accuracy"])
+            probs = z["test_probabilities"].astype(float)
+            assert np.allclose(probs.sum(axis=-1), 1, atol=1e-2)
+            assert (z["class_ids"][probs[0].argmax(1)] == z["y_pred"][0]).all()
+        # Per seed and in the mean: what the model did in inference mode beside what training
+        # measured, and what ended each seed's training.
+        for split in ("train", "val", "test"):
+            assert m[split]["accuracy"] == pytest.approx(
+                np.mean([r[split]["accuracy"] for r in m["per_seed"]])
+            )
+        for r in m["per_seed"]:
+            assert r["stop_reason"] in train.STOP_REASONS
+            assert 0 <= r["train"]["accuracy_during_training"] <= 1
+            assert 1 <= r["best_epoch"] <= r["epochs_run"] <= run.params["epochs"]
+        assert m["training"]["selection_metric"] == train.SELECTION_METRIC
+        # The selected seed's model is saved with what a user needs to feed it.
+        assert (folder / name / m["artifact"]["file"]).stat().st_size > 10_000
+        assert m["artifact"]["image_size"] == run.params["image_size"]
+        assert len(m["artifact"]["class_names"]) == len(m["artifact"]["class_ids"])
 
 
-def test_comparisons_use_the_same_test_images(smoke):
+def test_summary_recomputes_from_the_saved_predictions(smoke):
+    """The study's paired tests, recomputed here from two runs' predictions.npz."""
+    from analysis import evaluate
+
     plan, folder, _ = smoke
     summary = json.loads((folder / "_study" / "summary.json").read_text())
-    pairs = {(c["a"], c["b"]) for c in summary["comparisons"]}
-    assert ("kernel-5x5", "cnn") in pairs and ("cnn", "baseline") in pairs
-    assert ("kernel-3x3", "cnn") not in pairs  # the same computation
-    for c in summary["comparisons"]:
-        assert 0 <= c["p_value"] <= 1
+    c = summary["findings"]["cnn_vs_baseline"]
+    with (
+        np.load(folder / "cnn" / "predictions.npz") as a,
+        np.load(folder / "baseline" / "predictions.npz") as b,
+    ):
+        assert (a["files"] == b["files"]).all()
+        expected = evaluate.mcnemar(a["y_true"], a["y_pred"][0], b["y_pred"][0])
+        diff = np.mean(a["y_pred"][0] == a["y_true"]) - np.mean(b["y_pred"][0] == b["y_true"])
+    assert c["mcnemar"][0] == {"seed": 0, **expected}
+    assert c["accuracy"]["difference"] == pytest.approx(diff)
+    assert c["verdict"] == study.ONE_SEED  # smoke trains one seed: no verdict is claimed
+    kernels = summary["findings"]["kernels"]
+    assert "kernel-3x3" not in kernels["runs"]  # the same computation as the reference
+    assert kernels["capacity_controls"]["kernel-3x3-wide"]["matches"] == "kernel-5x5"
 
 
 def test_site_builds_with_every_page_and_image(smoke, smoke_site):
@@ -117,9 +156,10 @@ def test_site_builds_with_every_page_and_image(smoke, smoke_site):
         "design.html",
         "interpretation.html",
         "performance.html",
+        "recipe.html",
     ]
-    pages += [f"runs/{n}.html" for n in plan.runs if n != "eda"]
-    pages += [f"runs/{n}/notebook.html" for n in plan.runs]  # figures beside the notebook
+    pages += [f"runs/{n}.html" for n in SMOKE_RUNS if n != "eda"]
+    pages += [f"runs/{n}/notebook.html" for n in SMOKE_RUNS]  # figures beside the notebook
     for page in pages:
         html = (smoke_site / page).read_text()
         for ref in re.findall(r'(?:src|href)="([^"#?]+)', html):
@@ -135,9 +175,9 @@ def test_site_builds_with_every_page_and_image(smoke, smoke_site):
 
 def test_second_run_executes_nothing(use_results, real_data):
     plan, _, _ = use_results
-    outcome = execute.run_plan(plan, None, real_data)
+    outcome = execute.run_plan(plan, SMOKE_RUNS, real_data)
     assert outcome.executed == [] and outcome.copied == []
-    assert sorted(outcome.skipped) == sorted(plan.runs)
+    assert sorted(outcome.skipped) == sorted(SMOKE_RUNS)
 
 
 def _plan_with(tmp_path: Path, edit) -> Path:
@@ -153,10 +193,10 @@ def test_changing_one_parameter_reruns_only_that_run(use_results, real_data, tmp
         tmp_path,
         lambda raw: raw["profiles"]["smoke"].update(runs={"baseline": {"learning_rate": 0.002}}),
     )
-    outcome = execute.run_plan(load(file, "smoke"), None, real_data)
+    outcome = execute.run_plan(load(file, "smoke"), SMOKE_RUNS, real_data)
     assert outcome.executed == ["baseline"] and outcome.failed == []
     # Back to the plan as committed: baseline reruns, nothing else.
-    outcome = execute.run_plan(load(profile="smoke"), None, real_data)
+    outcome = execute.run_plan(load(profile="smoke"), SMOKE_RUNS, real_data)
     assert outcome.executed == ["baseline"]
 
 

@@ -57,4 +57,12 @@ def test_mcnemar():
 
 def test_chance_and_majority():
     out = evaluate.chance_and_majority(np.array([8, 8, 8, 1, 2]), np.array([8, 1, 1, 1]))
-    assert out == {"chance": pytest.approx(1 / 3), "majority_class": 0.25, "majority_class_id": 8}
+    assert out == {
+        "chance": pytest.approx(1 / 3),
+        "majority_class": 0.25,
+        "majority_class_id": 8,
+        # train's shares 3/5, 1/5, 1/5 against test's 1/4, 3/4, 0: 3/20 + 3/20 + 0
+        "prior_guess": pytest.approx(0.3),
+        "best_constant": 0.75,  # test's own largest class, in hindsight
+        "best_constant_id": 1,
+    }

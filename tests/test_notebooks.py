@@ -11,7 +11,7 @@ NOTEBOOKS = sorted((paths.ROOT / "analysis" / "notebooks").glob("*.ipynb"))
 
 
 def test_there_are_notebooks():
-    assert {p.stem for p in NOTEBOOKS} >= {"eda", "baseline", "cnn"}
+    assert {p.stem for p in NOTEBOOKS} >= {"eda", "model"}
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)

@@ -40,15 +40,19 @@ def test_every_profile_resolves(profile):
 
 def test_profiles_override_defaults():
     std, quick, full = (load(profile=p) for p in ("standard", "quick", "full"))
-    assert std.runs["cnn"].params["image_size"] == 128
-    assert quick.runs["cnn"].params["image_size"] == 64
-    assert quick.runs["eda"].params["image_size"] == 64
-    assert full.runs["cnn"].params["seeds"] == [0, 1, 2]
-    assert std.runs["cnn"].params["seeds"] == [0]
+    assert std.runs["cnn"].params["image_size"] == 64
+    assert full.runs["cnn"].params["image_size"] == 128
+    assert full.runs["eda"].params["image_size"] == 128
+    assert std.runs["cnn"].params["seeds"] == [0, 1, 2]
+    assert quick.runs["cnn"].params["seeds"] == [0]
+    # A run's own parameters beat the defaults, a profile beats both.
+    assert std.runs["recipe-96px"].params["image_size"] == 96
+    assert std.runs["recipe-lr-low"].params["seeds"] == [0]
+    assert load(profile="smoke").runs["recipe-96px"].params["image_size"] == 32
 
 
 def test_reference_and_kernel_3x3_share_a_fingerprint():
-    plan = load(profile="quick")
+    plan = load(profile="standard")
     fp = {n: r.fingerprint("lib", "data") for n, r in plan.runs.items()}
     assert fp["cnn"] == fp["kernel-3x3"]
     assert len(set(fp.values())) == len(fp) - 1
@@ -78,7 +82,7 @@ def test_adding_a_kernel_experiment_is_one_entry(tmp_path):
         lambda raw: raw["runs"].update(
             {
                 "kernel-9x9": {
-                    "notebook": "cnn",
+                    "notebook": "model",
                     "group": "kernels",
                     "params": {"kernel_sizes": [9, 9, 9, 9]},
                 }
@@ -109,14 +113,14 @@ def test_adding_a_kernel_experiment_is_one_entry(tmp_path):
             lambda r: r["profiles"]["quick"].update(runs={"kernel-11x11": {"epochs": 1}}),
             "profiles.quick.runs.kernel-11x11: unknown run",
         ),
-        (lambda r: r["runs"]["cnn"].update(notebok="cnn"), "runs.cnn.notebok: Extra inputs"),
+        (lambda r: r["runs"]["cnn"].update(notebok="model"), "runs.cnn.notebok: Extra inputs"),
         (lambda r: r["runs"]["cnn"].update(notebook="nope"), "nope.ipynb does not exist"),
         (
             lambda r: r["runs"]["cnn"]["params"].update(output_dir="x"),
             "runs.cnn.params.output_dir: set by the runner",
         ),
         (lambda r: r.update(reference="cnn2"), "reference: 'cnn2' is not a run"),
-        (lambda r: r["runs"].update({"Bad Name": {"notebook": "cnn"}}), "runs.Bad Name"),
+        (lambda r: r["runs"].update({"Bad Name": {"notebook": "model"}}), "runs.Bad Name"),
     ],
 )
 def test_plan_errors_name_the_key(tmp_path, edit, message):

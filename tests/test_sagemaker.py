@@ -465,9 +465,7 @@ def test_completed_job_lands_in_results(aws, tiny_msl, smoke_plan, monkeypatch):
     ]
     assert json.loads((folder / "metrics.json").read_text()) == metrics
     record = json.loads((folder / "run.json").read_text())
-    fingerprint = smoke_plan.runs["cnn"].fingerprint(
-        state.library_hash(), state.data_hash(tiny_msl)
-    )
+    fingerprint = state.fingerprints([smoke_plan.runs["cnn"]], tiny_msl)["cnn"]
     assert (record["run"], record["fingerprint"]) == ("cnn", fingerprint)
     assert state.is_current(folder, fingerprint)
     assert (paths.results_dir() / "smoke" / "kernel-3x3" / "metrics.json").exists()
