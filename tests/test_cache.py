@@ -56,7 +56,9 @@ def test_broken_image_is_named_and_nothing_is_cached(tiny_msl, damage):
     with pytest.raises(DataError) as err:
         cache.load_split(index, "test", 8, progress=False)
     assert victim.name in str(err.value) and "line 3" in str(err.value)
-    assert not list(paths.cache_dir().glob("test-8px-*")) if paths.cache_dir().exists() else True
+    key = cache.cache_key(index.root, index.splits["test"], 8)
+    folder = paths.cache_dir() / f"test-8px-{key}"
+    assert not folder.exists() and not list(paths.cache_dir().glob(f".*{key}*"))
 
 
 def test_limit_keeps_the_first_entries(tiny_msl):

@@ -26,11 +26,19 @@ def test_cnn_description(kernels):
     assert [r["receptive_field"] for r in s["receptive_field_per_layer"]] == (
         expected_receptive_fields(kernels)
     )
-    assert s["parameters"] == model.count_params()
-    conv1 = next(layer for layer in s["layers"] if layer["name"].startswith("conv1"))
-    k = kernels[0]
-    assert conv1["flops"] == 2 * k * k * 3 * 32 * 64 * 64
-    assert conv1["parameters"] == k * k * 3 * 32  # no bias: batch norm follows
+    # Worked out by hand: convolution weights (no bias), 4 batch-norm values per channel, the
+    # dense head with its bias.
+    channels = [3, 32, 64, 128, 256]
+    conv = sum(k * k * cin * cout for k, cin, cout in zip(kernels, channels, channels[1:]))
+    assert s["parameters"] == conv + 4 * sum(channels[1:]) + 256 * 24 + 24
+    assert s["trainable_parameters"] == conv + 2 * sum(channels[1:]) + 256 * 24 + 24
+    by_name = {layer["name"].split("_")[0]: layer for layer in s["layers"]}
+    k1, k2 = kernels[0], kernels[1]
+    assert by_name["conv1"]["flops"] == 2 * k1 * k1 * 3 * 32 * 64 * 64
+    assert by_name["conv1"]["parameters"] == k1 * k1 * 3 * 32  # no bias: batch norm follows
+    # The second block sees 32 input channels at 32 x 32 (after one pooling).
+    assert by_name["conv2"]["flops"] == 2 * k2 * k2 * 32 * 64 * 32 * 32
+    assert by_name["classes"]["flops"] == 2 * 256 * 24
 
 
 def test_kernels_change_only_the_kernels():
