@@ -29,7 +29,10 @@ def test_cnn_description(kernels):
     # Worked out by hand: convolution weights (no bias), 4 batch-norm values per channel, the
     # dense head with its bias.
     channels = [3, 32, 64, 128, 256]
-    conv = sum(k * k * cin * cout for k, cin, cout in zip(kernels, channels, channels[1:]))
+    conv = sum(
+        k * k * cin * cout
+        for k, cin, cout in zip(kernels, channels[:-1], channels[1:], strict=True)
+    )
     assert s["parameters"] == conv + 4 * sum(channels[1:]) + 256 * 24 + 24
     assert s["trainable_parameters"] == conv + 2 * sum(channels[1:]) + 256 * 24 + 24
     by_name = {layer["name"].split("_")[0]: layer for layer in s["layers"]}
