@@ -12,11 +12,12 @@ from pathlib import Path
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from analysis import paths
-from runner.compare import SUMMARY_DIR, load_runs
+from runner import layout
+from runner.compare import load_runs
+from runner.layout import PUBLISHED  # tells the MkDocs hook which results folder the pages show
 from runner.local import rel
 from runner.plan import Plan
 
-PUBLISHED = ".published.json"  # tells the MkDocs hook which results folder the pages show
 HAND_WRITTEN = ("reproduce.md",)  # pages of report/ written by hand, not rendered
 
 
@@ -65,14 +66,14 @@ def context(plan: Plan, results: Path, allow_failed: bool) -> dict:
     found = load_runs(results)
     runs = {n: found[n] for n in plan.runs if n in found}  # plan order
     missing = [n for n in plan.runs if n not in runs]
-    failed = [n for n in plan.runs if (results / f"{n}.failed").exists()]
+    failed = [n for n in plan.runs if (results / f"{n}{layout.FAILED_SUFFIX}").exists()]
     if (missing or failed) and not allow_failed:
         raise RenderError(
             f"results/{plan.profile} is incomplete (missing: {', '.join(missing) or 'none'}; "
             f"failed: {', '.join(failed) or 'none'}); run `make results PROFILE={plan.profile}` "
             "first, or render with --allow-failed to publish the rest with these marked"
         )
-    summary_file = results / SUMMARY_DIR / "summary.json"
+    summary_file = layout.study_dir(results) / "summary.json"
     summary = (
         json.loads(summary_file.read_text())
         if summary_file.exists()
@@ -84,7 +85,11 @@ def context(plan: Plan, results: Path, allow_failed: bool) -> dict:
     }
     models = {n: m for n, m in runs.items() if "model" in m}
     bench_file = paths.ROOT / "bench" / "results.json"
-    records = [json.loads(p.read_text()) for p in results.glob("*/run.json")]
+    records = [
+        json.loads((p / layout.RUN_RECORD).read_text())
+        for p in layout.run_folders(results)
+        if (p / layout.RUN_RECORD).exists()
+    ]
     fresh = [r for r in records if not r.get("same_computation_as")]
     return {
         "profile": plan.profile,
@@ -111,7 +116,7 @@ def standard_timed(results: Path, plan: Plan) -> list[dict]:
     measured times, shown on the performance page until the whole profile is published."""
     timed = []
     for name, m in load_runs(results.parent / "standard").items():
-        record = results.parent / "standard" / name / "run.json"
+        record = results.parent / "standard" / name / layout.RUN_RECORD
         if "timing" not in m or not record.exists() or name not in plan.runs:
             continue
         t = m["timing"]

@@ -1,0 +1,62 @@
+"""What every backend offers the runner (runner/execute.py), and what it is handed.
+
+    start(tasks, injected, console)  once, before the first submit (upload data, find jobs
+                                     already running for these tasks)
+    submit(task)                     hand one run over; the backend may start it at once or
+                                     queue it (SageMaker: --max-jobs at a time)
+    wait()                           yields each task as it ends, in the order they end
+    collect(task)                    put its output into task.folder.partial and return the
+                                     seconds it took, or raise RunFailed (the output it has,
+                                     such as the executed notebook, is left there first)
+    stop()                           on an interrupt: stop whatever still runs
+    close()                          lines for the end of the run (SageMaker: the cost)
+
+The backends never create, rename or delete run folders: runner.lifecycle does, for all of them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from runner.console import Console
+from runner.lifecycle import RunFailed, RunFolder
+from runner.plan import Run
+
+__all__ = ["Backend", "RunFailed", "Task"]
+
+
+@dataclass
+class Task:
+    """One computation: a run, and the runs with identical inputs that share its result."""
+
+    run: Run
+    fingerprint: str
+    folder: RunFolder
+    shared: list[Run] = field(default_factory=list)
+    # Filled in by the backend:
+    error: RunFailed | None = None
+    seconds: float = 0.0
+    note: str = ""  # e.g. the SageMaker job name, for the summary
+
+    @property
+    def label(self) -> str:
+        return f"{self.run.profile}/{self.run.name}"
+
+
+class Backend(Protocol):
+    # A remote backend's jobs run on their own: one failure does not stop the others.
+    independent: bool
+
+    def start(self, tasks: list[Task], injected: dict, console: Console) -> None: ...
+
+    def submit(self, task: Task) -> None: ...
+
+    def wait(self) -> Iterator[Task]: ...
+
+    def collect(self, task: Task) -> float: ...
+
+    def stop(self) -> None: ...
+
+    def close(self) -> list[str]: ...
