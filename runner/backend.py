@@ -1,7 +1,8 @@
 """What every backend offers the runner (runner/execute.py), and what it is handed.
 
     start(tasks, injected, console)  once, before the first submit (upload data, find jobs
-                                     already running for these tasks)
+                                     already running for these tasks); `console` prints a
+                                     line (a runner.console.Console also shows live lines)
     submit(task)                     hand one run over; the backend may start it at once or
                                      queue it (SageMaker: --max-jobs at a time)
     wait()                           yields each task as it ends, in the order they end
@@ -16,11 +17,10 @@ The backends never create, rename or delete run folders: runner.lifecycle does, 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from runner.console import Console
 from runner.lifecycle import RunFailed, RunFolder
 from runner.plan import Run
 
@@ -49,7 +49,9 @@ class Backend(Protocol):
     # A remote backend's jobs run on their own: one failure does not stop the others.
     independent: bool
 
-    def start(self, tasks: list[Task], injected: dict, console: Console) -> None: ...
+    def start(
+        self, tasks: list[Task], injected: dict, console: Callable[[str], object]
+    ) -> None: ...
 
     def submit(self, task: Task) -> None: ...
 

@@ -15,7 +15,7 @@ from filelock import FileLock, Timeout
 from analysis.provenance import git_commit
 from runner import compare, layout, lifecycle, local, state
 from runner.backend import Backend, RunFailed, Task
-from runner.console import Console, elapsed, table
+from runner.console import elapsed, table
 from runner.plan import Plan, Run
 
 
@@ -92,7 +92,6 @@ def run_plan(
     """Execute the selected runs that are not current. Raises nothing for a failed notebook:
     the Outcome lists it, and the caller decides the exit code. `log` is a Console or any
     callable taking one line."""
-    console = log if isinstance(log, Console) else Console(verbose=True)
     say = log if log is not None else print
     backend = backend or local.LocalBackend()
     selected = plan.select(names)
@@ -131,7 +130,7 @@ def run_plan(
                 "code_version": git_commit(),
                 "skip_bad_entries": skip_bad_entries,
             }
-            _run_tasks(tasks, backend, injected, keep_going, console, say, out)
+            _run_tasks(tasks, backend, injected, keep_going, say, out)
         folder = layout.profile_dir(plan.profile)
         if not compare.is_current(folder, plan.reference, plan.baseline):
             compare.summarize(folder, plan.reference, plan.baseline)
@@ -140,10 +139,10 @@ def run_plan(
     return out
 
 
-def _run_tasks(tasks, backend, injected, keep_going, console, say, out: Outcome) -> None:
+def _run_tasks(tasks, backend, injected, keep_going, say, out: Outcome) -> None:
     submitted = False
     try:
-        backend.start(tasks, injected, console)
+        backend.start(tasks, injected, say)
         for task in tasks:
             task.folder.begin()
             submitted = True

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TextIO
 
@@ -157,10 +157,13 @@ class LocalBackend:
         self.kernel = kernel
         self.queue: list[Task] = []
         self.injected: dict = {}
+        self.say: Callable[[str], object] = print
         self.console: Console | None = None
 
-    def start(self, tasks: list[Task], injected: dict, console: Console) -> None:
-        self.injected, self.console = injected, console
+    def start(self, tasks: list[Task], injected: dict, console: Callable[[str], object]) -> None:
+        """`console`: a Console shows a live line per run; any other callable gets the lines."""
+        self.injected, self.say = injected, console
+        self.console = console if isinstance(console, Console) else None
 
     def submit(self, task: Task) -> None:
         self.queue.append(task)
@@ -170,8 +173,7 @@ class LocalBackend:
         for i, task in enumerate(list(self.queue), start=1):
             run, console = task.run, self.console
             also = f" (also {', '.join(r.name for r in task.shared)})" if task.shared else ""
-            if console is not None:
-                console.say(f"[{i}/{total}] {task.label}{also}: {run.notebook}.ipynb")
+            self.say(f"[{i}/{total}] {task.label}{also}: {run.notebook}.ipynb")
             seeds = run.params.get("seeds")
             progress = RunProgress(
                 task.label,

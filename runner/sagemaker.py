@@ -926,7 +926,7 @@ class SageMakerBackend:
             self._adopt(task, name, "ledger")
         missing = [t for t in by_fingerprint.values() if t.run.name not in self.jobs]
         if missing:
-            for name, fingerprint in self._tagged_in_progress(missing[0].run.profile):
+            for name, fingerprint in self._tagged(missing[0].run.profile):
                 task = by_fingerprint.get(fingerprint)
                 if task is not None and task.run.name not in self.jobs:
                     self._adopt(task, name, "tag msl-study:fingerprint")
@@ -971,8 +971,10 @@ class SageMakerBackend:
             "not submitting it again"
         )
 
-    def _tagged_in_progress(self, profile: str) -> list[tuple[str, str]]:
-        """(job name, fingerprint tag) of this profile's in-progress jobs in the account."""
+    def _tagged(self, profile: str) -> list[tuple[str, str]]:
+        """(job name, fingerprint tag) of this profile's jobs in the account still in progress.
+        Completed ones are not taken (a --force rerun must not get an old result back); the
+        ledger has those whose output is not collected yet."""
         from botocore.exceptions import BotoCoreError, ClientError
 
         client = self.session.sagemaker_client
@@ -980,7 +982,7 @@ class SageMakerBackend:
         found = []
         try:
             pages = client.get_paginator("list_processing_jobs").paginate(
-                StatusEquals="InProgress", NameContains=base
+                NameContains=base, StatusEquals="InProgress"
             )
             for page in pages:
                 for summary in page.get("ProcessingJobSummaries", []):
@@ -990,8 +992,8 @@ class SageMakerBackend:
                         found.append((summary["ProcessingJobName"], values[f"{TAG}fingerprint"]))
         except (BotoCoreError, ClientError) as exc:
             self.log(
-                f"sagemaker: could not list running jobs by tag ({_code(exc) or exc}); relying on "
-                f"the ledger {self.ledger.path if self.ledger else ''}"
+                f"sagemaker: could not list this study's jobs by tag ({_code(exc) or exc}); "
+                f"relying on the ledger {self.ledger.path if self.ledger else ''}"
             )
         return found
 
