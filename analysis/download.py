@@ -35,7 +35,8 @@ def source_url() -> str:
 def _by_hand(url: str, archive: Path, data_dir: Path | None, size: int) -> str:
     target = data_dir or archive.parent / "msl-images"
     return (
-        f"To fetch it by hand: download {url} ({size:,} bytes; DOI 10.5281/zenodo.1049137), "
+        f"To fetch it by hand: download {url}{f' (or {URL})' if url != URL else ''} "
+        f"({size:,} bytes; DOI 10.5281/zenodo.1049137), "
         f"e.g. `curl -L -C - -o {archive} '{url}'`, then rerun `make data DATA_DIR={target}` "
         f"(it checks the archive and extracts it), or unzip it yourself so that {target} holds "
         "msl_synset_words-indexed.txt, the three split lists and calibrated/. Another copy of "
@@ -98,6 +99,10 @@ def _fetch(url: str, tmp: Path, have: int, expected_size: int) -> None:
                 while chunk := resp.read(1 << 20):
                     fh.write(chunk)
                     bar.update(len(chunk))
+        # http.client reads a connection closed early as the end of the body: compare with
+        # what Content-Length promised, so that the rest is fetched next time.
+        if resp.length:
+            raise http.client.IncompleteRead(b"", resp.length)
 
 
 def verify(archive: Path, expected_size: int, final: Path | None = None) -> Path:
