@@ -6,13 +6,15 @@
     submit(task)                     hand one run over; the backend may start it at once or
                                      queue it (SageMaker: --max-jobs at a time)
     wait()                           yields each task as it ends, in the order they end
-    collect(task)                    put its output into task.folder.partial and return the
-                                     seconds it took, or raise RunFailed (the output it has,
-                                     such as the executed notebook, is left there first)
+    collect(task)                    put its output into the run's temporary folder and
+                                     return the seconds it took, or raise RunFailed (the output
+                                     it has, such as the executed notebook, is left there first)
     stop()                           on an interrupt: stop whatever still runs
     close()                          lines for the end of the run (SageMaker: the cost)
 
-The backends never create, rename or delete run folders: runner.lifecycle does, for all of them.
+A backend gets the empty temporary folder it fills from `task.folder.begin()` when it needs it
+(local: as the notebook starts; SageMaker: as the output comes back). Everything else about run
+folders (complete, failed, shared, discarded) is runner.lifecycle's, driven by runner/execute.py.
 """
 
 from __future__ import annotations

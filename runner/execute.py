@@ -144,7 +144,6 @@ def _run_tasks(tasks, backend, injected, keep_going, say, out: Outcome) -> None:
     try:
         backend.start(tasks, injected, say)
         for task in tasks:
-            task.folder.begin()
             submitted = True
             backend.submit(task)
         for task in backend.wait():

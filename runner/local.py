@@ -187,7 +187,7 @@ class LocalBackend:
             try:
                 execute(
                     run,
-                    task.folder.partial,
+                    task.folder.begin(),
                     {**self.injected, "run_name": run.name},
                     self.kernel,
                     console,

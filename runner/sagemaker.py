@@ -612,9 +612,9 @@ class SageMakerBackend:
         from botocore.exceptions import BotoCoreError, ClientError
 
         job = self.jobs[task.run.name]
-        run, dest = task.run, task.folder.partial
         if task.error is not None:
             raise task.error
+        run, dest = task.run, task.folder.begin()
         task.note = job.name
         task.seconds = self._seconds(job)
         if job.status == "Completed":
