@@ -42,7 +42,7 @@ class FakeSageMaker:
         self.outputs = outputs
         self.limit: int | None = None
         self.duration = 0.0
-        self.hold = False  # True: no job ends, whatever its duration
+        self.hold_until = 0.0  # time.time() before which no job ends, whatever its duration
         self.refuse = 0
         self.throttle = 0
         self.failures: dict[str, dict] = {}
@@ -168,7 +168,11 @@ class FakeSageMaker:
         """Jobs whose time is up: the container's output lands in S3, then they end."""
         now = time.time()
         for job in self.jobs.values():
-            if self.hold or job["status"] != "InProgress" or now - job["created"] < self.duration:
+            if (
+                now < self.hold_until
+                or job["status"] != "InProgress"
+                or now - job["created"] < self.duration
+            ):
                 continue
             failed = job["run"] in self.failures
             uri = job["request"]["ProcessingOutputConfig"]["Outputs"][0]["S3Output"]["S3Uri"]

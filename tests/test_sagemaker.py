@@ -671,13 +671,15 @@ def test_killed_runner_reattaches_and_submits_nothing_twice(
     if found_by == "tag":
         ledger.unlink()  # another machine, or a wiped results folder: the tags still tell
 
-    # Still running when the runner comes back; they end once it has reattached to both.
-    fake_sm.duration, fake_sm.hold = 0.2, True
+    # Still running when the runner comes back; they end once it has reattached to both (or,
+    # should it not, after 20 s, so that the test fails on the jobs submitted twice).
+    fake_sm.duration, fake_sm.hold_until = 0.2, time.time() + 20
     adopt = sm.SageMakerBackend._adopt
 
     def adopted(self, *args):
         adopt(self, *args)
-        fake_sm.hold = len(self.jobs) < 2
+        if len(self.jobs) >= 2:
+            fake_sm.hold_until = 0.0
 
     monkeypatch.setattr(sm.SageMakerBackend, "_adopt", adopted)
     rc = main(
