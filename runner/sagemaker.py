@@ -2,8 +2,8 @@
 
 A job runs `runner/container/entrypoint.sh` in a TensorFlow container: Papermill executes the
 run's notebook there exactly as the local backend does here, and the job's output folder comes
-back into `results/<profile>/<run>/` through the same `finish` and `swap_into_place` steps, so
-the two backends leave identical folders.
+back into `results/<profile>/<run>/` through the same run-folder lifecycle (runner/lifecycle.py),
+so the two backends leave identical folders.
 
 What travels to S3 (bucket SAGEMAKER_BUCKET, under SAGEMAKER_PREFIX, default `msl-study`):
     <prefix>/data/<data sha>/...             the data directory, once per data version
@@ -11,7 +11,8 @@ What travels to S3 (bucket SAGEMAKER_BUCKET, under SAGEMAKER_PREFIX, default `ms
     <prefix>/jobs/<job>/code/                entrypoint.sh, <notebook>.ipynb, analysis.tar.gz,
                                              requirements.txt
     <prefix>/jobs/<job>/params/params.json   the notebook's parameters
-    <prefix>/jobs/<job>/output/              what the notebook wrote (SageMaker uploads it)
+    <prefix>/jobs/<job>/output/              what the notebook wrote and run.log (SageMaker
+                                             uploads it as it is written)
 
 Settings come from the environment (or keyword overrides to `from_env`), never from code:
 SAGEMAKER_ROLE, SAGEMAKER_BUCKET, AWS_REGION or AWS_DEFAULT_REGION, SAGEMAKER_IMAGE,

@@ -409,22 +409,36 @@ def test_create_processing_job_request(aws, tiny_msl, smoke_plan):
 
 # --- the queue, the quota, reattachment and interrupts, against the proxy in front of moto ------
 
-QUICK = paths.ROOT / "results" / "quick"  # committed results: realistic outputs for the "container"
+
+def published_results() -> Path:
+    """The committed results the site shows (report/.published.json; test_report requires
+    them in the repository): realistic outputs for the fake container."""
+    info = json.loads((paths.REPORT_DIR / layout.PUBLISHED).read_text())
+    return paths.ROOT / info["results"]
 
 
 def container_outputs(run: str, failed: bool) -> dict[str, bytes]:
-    """What a job's container uploads: a committed quick run's files (the runner writes
-    notebook.html and run.json itself); a failed one leaves its executed notebook and log."""
+    """What a job's container uploads: the files of the published run of that name (the
+    runner writes notebook.html and run.json itself), its executed notebook named as the plan's
+    notebook; a failed one leaves the executed notebook with the error, and its log."""
+    plan = load(profile="smoke")
+    notebook = f"{plan.runs[run].notebook}.ipynb"
     if failed:
-        return {"cnn.ipynb": notebook_bytes(error=True), "run.log": b"Executing Cell 7\n"}
-    folder = QUICK / run if (QUICK / run).is_dir() else QUICK / "cnn"
-    if not folder.is_dir():
-        pytest.fail(f"the committed results {QUICK} are needed as the fake container's output")
-    return {
+        return {notebook: notebook_bytes(error=True), "run.log": b"Executing Cell 7\n"}
+    results = published_results()
+    folder = results / run if (results / run).is_dir() else results / plan.reference
+    if not (folder / "metrics.json").exists():
+        pytest.fail(f"the published results {folder} are needed as the fake container's output")
+    files = {
         f.relative_to(folder).as_posix(): f.read_bytes()
         for f in folder.rglob("*")
-        if f.is_file() and f.name not in ("run.json", "notebook.html")
+        if f.is_file()
+        and f.name not in ("run.json", "notebook.html", "run.log")
+        and f.suffix != ".ipynb"
     }
+    executed = sorted(folder.glob("*.ipynb"))
+    files[notebook] = executed[0].read_bytes() if executed else notebook_bytes()
+    return files
 
 
 @pytest.fixture
@@ -609,7 +623,8 @@ def test_failed_job_reports_its_reason_and_keeps_the_notebook(fake_sm, tiny_msl,
     assert f"CloudWatch log group /aws/sagemaker/ProcessingJobs, streams {name}/*" in captured.err
     profile = paths.results_dir() / "smoke"
     assert not (profile / "cnn").exists()
-    kept = nbformat.read(profile / "cnn.failed" / "cnn.ipynb", as_version=4)
+    notebook = f"{load(profile='smoke').runs['cnn'].notebook}.ipynb"
+    kept = nbformat.read(profile / "cnn.failed" / notebook, as_version=4)
     assert kept.cells[0].outputs[0]["evalue"] == "boom in cell 7"
     assert (profile / "cnn.failed" / "run.log").exists()
     assert "executed notebook kept at" in captured.err and "full log:" in captured.err
