@@ -26,6 +26,7 @@ help: ## list the targets and the variables they take
 	@echo "variables: PROFILE=$(PROFILE) (smoke|quick|standard|full)  DATA_DIR=$(DATA_DIR)"
 	@echo "           RUN=<run name>  BACKEND=$(BACKEND) (local|sagemaker)  ARGS=<runner flags>"
 	@echo "           SKIP_BAD=1 (skip malformed split-list lines, listed on the EDA page)"
+	@echo "           ARGS=-v (the full notebook log on the console)  DATA_URL=<mirror of the archive>"
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -36,10 +37,10 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP) ## create .venv and install the pinned dependencies (idempotent)
 
-data: $(STAMP) ## download and verify the data set into DATA_DIR if it is missing
+data: $(STAMP) ## download (resuming; DATA_URL=<mirror>) and verify the data set into DATA_DIR if missing
 	$(RUNNER) data
 
-check: $(STAMP) ## validate the data directory and the plan without running anything
+check: $(STAMP) ## validate the data directory (decoding every image) and the plan; runs nothing
 	$(RUNNER) check --profile $(PROFILE) $(DATAFLAGS)
 
 run: $(STAMP) ## run one run of the plan: make run RUN=kernel-5x5 [PROFILE=quick]

@@ -1,10 +1,16 @@
-"""Fetch the data set from Zenodo, verify it, and extract it atomically."""
+"""Fetch the data set from Zenodo (or the mirror in DATA_URL), verify it, and extract it
+atomically. An interrupted download is kept as `msl-images.zip.part` and resumed with an HTTP
+Range request; whatever the source, the archive must have the published size and every
+member's CRC must match before anything is extracted."""
 
 from __future__ import annotations
 
+import http.client
 import os
+import re
 import shutil
 import tempfile
+import urllib.error
 import urllib.request
 import zipfile
 from pathlib import Path
@@ -15,23 +21,88 @@ from analysis.data import DataError, check_data_dir
 
 URL = "https://zenodo.org/api/records/1049137/files/msl-images.zip/content"
 SIZE = 60_635_475  # bytes of msl-images.zip, as published
+ARCHIVE = "msl-images.zip"
+# What a network failure looks like from urllib: no route, DNS, refused, reset, timeout (all
+# OSError), a malformed URL (ValueError), a connection closed mid-body (HTTPException).
+NETWORK_ERRORS = (OSError, ValueError, http.client.HTTPException)
 
 
-def download(url: str, dest: Path, expected_size: int) -> Path:
-    """Download to a temporary name; a wrong size deletes the file and raises."""
+def source_url() -> str:
+    """DATA_URL (a mirror) when set, else Zenodo."""
+    return os.environ.get("DATA_URL") or URL
+
+
+def _by_hand(url: str, archive: Path, data_dir: Path | None, size: int) -> str:
+    target = data_dir or archive.parent / "msl-images"
+    return (
+        f"To fetch it by hand: download {url}{f' (or {URL})' if url != URL else ''} "
+        f"({size:,} bytes; DOI 10.5281/zenodo.1049137), "
+        f"e.g. `curl -L -C - -o {archive} '{url}'`, then rerun `make data DATA_DIR={target}` "
+        f"(it checks the archive and extracts it), or unzip it yourself so that {target} holds "
+        "msl_synset_words-indexed.txt, the three split lists and calibrated/. Another copy of "
+        "the archive can be used with DATA_URL=<url>."
+    )
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, urllib.error.HTTPError):
+        return f"HTTP {exc.code} {exc.reason}"
+    if isinstance(exc, urllib.error.URLError):
+        return str(exc.reason)
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+
+
+def download(url: str, dest: Path, expected_size: int, data_dir: Path | None = None) -> Path:
+    """Download to `<dest>.part`, resuming what an earlier attempt left; then verify. A network
+    failure raises one DataError (what failed, the URL, how to do it by hand) and keeps the
+    partial file for the next attempt; a wrong size or CRC deletes it."""
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = dest.with_name(dest.name + ".part")
-    try:
-        with urllib.request.urlopen(url, timeout=60) as resp, open(tmp, "wb") as fh:
-            total = int(resp.headers.get("Content-Length") or expected_size)
-            with tqdm(total=total, unit="B", unit_scale=True, desc=dest.name) as bar:
+    have = tmp.stat().st_size if tmp.exists() else 0
+    if have > expected_size:
+        tmp.unlink()
+        have = 0
+    if have < expected_size:
+        try:
+            _fetch(url, tmp, have, expected_size)
+        except NETWORK_ERRORS as exc:
+            kept = tmp.stat().st_size if tmp.exists() else 0
+            resume = (
+                f" The {kept:,} bytes received so far are kept in {tmp}; rerun to resume."
+                if kept
+                else ""
+            )
+            raise DataError(
+                f"could not download the MSL data set from {url}: {_reason(exc)}.{resume} "
+                + _by_hand(url, dest, data_dir, expected_size)
+            ) from None
+    return verify(tmp, expected_size, final=dest)
+
+
+def _fetch(url: str, tmp: Path, have: int, expected_size: int) -> None:
+    headers = {"Range": f"bytes={have}-"} if have else {}
+    request = urllib.request.Request(url, headers=headers)
+    with urllib.request.urlopen(request, timeout=60) as resp:
+        start = 0
+        if have and resp.status == 206:
+            m = re.match(r"bytes (\d+)-", resp.headers.get("Content-Range", ""))
+            start = int(m[1]) if m else 0
+        # A server that ignores Range (200) or answers another range sends it all again.
+        mode = "ab" if start == have and have else "wb"
+        if mode == "wb":
+            have = 0
+        with open(tmp, mode) as fh:
+            fh.truncate(have)
+            with tqdm(
+                total=expected_size, initial=have, unit="B", unit_scale=True, desc=tmp.name
+            ) as bar:
                 while chunk := resp.read(1 << 20):
                     fh.write(chunk)
                     bar.update(len(chunk))
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    return verify(tmp, expected_size, final=dest)
+        # http.client reads a connection closed early as the end of the body: compare with
+        # what Content-Length promised, so that the rest is fetched next time.
+        if resp.length:
+            raise http.client.IncompleteRead(b"", resp.length)
 
 
 def verify(archive: Path, expected_size: int, final: Path | None = None) -> Path:
@@ -74,16 +145,18 @@ def extract(archive: Path, data_dir: Path) -> Path:
     return data_dir
 
 
-def ensure(data_dir: Path, url: str = URL, expected_size: int = SIZE) -> Path:
-    """Make sure the data set is in data_dir: nothing to do when it is, else download."""
+def ensure(data_dir: Path, url: str | None = None, expected_size: int = SIZE) -> Path:
+    """Make sure the data set is in data_dir: nothing to do when it is, else download (from
+    `url`, else DATA_URL, else Zenodo) and extract."""
     if data_dir.exists() and any(data_dir.iterdir()):
         check_data_dir(data_dir)
         return data_dir
     if data_dir.exists():
         data_dir.rmdir()
-    archive = data_dir.parent / "msl-images.zip"
+    url = url or source_url()
+    archive = data_dir.parent / ARCHIVE
     if not archive.exists() or archive.stat().st_size != expected_size:
-        download(url, archive, expected_size)
+        download(url, archive, expected_size, data_dir)
     else:
         verify(archive, expected_size)
     return extract(archive, data_dir)

@@ -13,7 +13,8 @@ from pathlib import Path
 
 from mkdocs.structure.files import File
 
-PUBLISHED = ".published.json"
+from runner.layout import PUBLISHED, published_folders
+
 SHARED = ("metrics.json", "notebook.html")
 
 
@@ -37,10 +38,7 @@ def on_config(config):
 
 def on_files(files, config):
     results, _ = _published(config)
-    for run_dir in sorted(p for p in results.iterdir() if p.is_dir()):
-        if run_dir.name.startswith(".") or run_dir.name.endswith(".failed"):
-            continue
-        target = "study" if run_dir.name == "_study" else f"runs/{run_dir.name}"
+    for target, run_dir in published_folders(results):
         sources = [run_dir / name for name in SHARED if (run_dir / name).exists()]
         sources += sorted((run_dir / "figures").glob("*.png"))
         for src in sources:

@@ -1,6 +1,7 @@
 """Command line: python -m runner {data,check,run,render,status} ...
 
-Exit codes: 0 success, 1 a run failed, 2 bad input (data, plan, arguments), 3 locked/interrupted.
+Exit codes: 0 success, 1 a run failed, 2 bad input (data, plan, settings, arguments),
+3 locked/interrupted.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from pathlib import Path
 from analysis import paths
 from analysis.data import DataError
 from runner import execute
+from runner.errors import ConfigError
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -41,7 +43,9 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("data", help="download and verify the data set if it is missing")
     p.add_argument("--data-dir", default=None)
 
-    p = sub.add_parser("check", help="validate the data directory and the plan, run nothing")
+    p = sub.add_parser(
+        "check", help="validate the data directory (decoding every image) and the plan"
+    )
     _common(p)
     p.add_argument("--skip-bad-entries", action="store_true")
 
@@ -68,6 +72,18 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help="SageMaker container image URI (default: $SAGEMAKER_IMAGE or AWS's TensorFlow image)",
     )
+    p.add_argument(
+        "--max-jobs",
+        default=None,
+        help="SageMaker jobs running at once; the rest wait for a slot "
+        "(default: $SAGEMAKER_MAX_JOBS or 4)",
+    )
+    p.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="print the full Papermill and kernel log instead of one line per run",
+    )
 
     p = sub.add_parser("render", help="render report/ pages from results/<profile>")
     _common(p)
@@ -87,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         return _dispatch(args)
-    except (DataError, PlanError) as exc:
+    except (DataError, PlanError, ConfigError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
@@ -111,35 +127,52 @@ def _dispatch(args) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
 
-    from runner import execute, state
+    from runner import execute, layout, state
 
     if args.command == "check":
         from analysis.data import load_index
+        from runner import datacheck
 
         index = load_index(data_dir, skip_bad=args.skip_bad_entries)
+        decoded = datacheck.check(index, plan)
         sizes = ", ".join(f"{k} {len(v)}" for k, v in index.splits.items())
-        print(f"data ok: {data_dir} ({sizes}; {len(index.skipped)} entries skipped)")
+        print(
+            f"data ok: {data_dir} ({sizes}; {len(index.skipped)} entries skipped; "
+            f"all {decoded} images decode)"
+        )
         print(f"plan ok: {args.plan} profile {args.profile}: {', '.join(plan.runs)}")
         return 0
 
     if args.command == "status":
         fps = state.fingerprints(plan.runs.values(), data_dir)
         for run in plan.runs.values():
-            folder = execute.profile_dir(plan.profile) / run.name
+            folder = layout.run_dir(plan.profile, run.name)
             current = state.is_current(folder, fps[run.name])
             print(f"{'up to date' if current else 'to run':>10}  {plan.profile}/{run.name}")
         return 0
 
     if args.command == "run":
-        # Papermill streams each cell's output (Keras' epoch lines) through logging.
-        logging.basicConfig(level=logging.INFO, format="%(message)s")
+        from runner.console import Console
+
+        # Papermill streams each cell's output (Keras' epoch lines) through logging: into each
+        # run's run.log, and with -v onto the console as well.
+        logging.basicConfig(
+            level=logging.INFO if args.verbose else logging.WARNING, format="%(message)s"
+        )
         logging.getLogger("traitlets").setLevel(logging.ERROR)
+        # The SDK logs every failed request at ERROR (with a link to a troubleshooting page),
+        # including the quota refusals the backend retries; the backend reports what matters.
+        logging.getLogger("sagemaker").setLevel(logging.INFO if args.verbose else logging.CRITICAL)
+        console = Console(verbose=args.verbose)
         backend = None
         if args.backend == "sagemaker":
             from runner.sagemaker import SageMakerBackend
 
             backend = SageMakerBackend.from_env(
-                data_dir=data_dir, instance_type=args.instance_type, image=args.image
+                data_dir=data_dir,
+                instance_type=args.instance_type,
+                image=args.image,
+                max_jobs=args.max_jobs,
             )
         try:
             outcome = execute.run_plan(
@@ -150,10 +183,15 @@ def _dispatch(args) -> int:
                 keep_going=args.keep_going,
                 skip_bad_entries=args.skip_bad_entries,
                 backend=backend,
+                log=console,
             )
         except execute.RunnerError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 3
+        finally:
+            console.close()
+        if outcome.executed or outcome.failed:
+            print(execute.summary_table(outcome))
         print(
             f"{plan.profile}: {len(outcome.executed)} executed, {len(outcome.copied)} shared, "
             f"{len(outcome.skipped)} up to date, {len(outcome.failed)} failed"

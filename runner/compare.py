@@ -14,15 +14,16 @@ import numpy as np
 
 from analysis import paths
 from analysis.provenance import now, write_json
+from runner import layout
 
-SUMMARY_DIR = "_study"
+SUMMARY_DIR = layout.STUDY_DIR
 SCOUT_DIR = paths.ROOT / "bench" / "scout"  # the GPU recipe scout's rows (bench/scout.py)
 
 
 def load_runs(profile_dir: Path) -> dict[str, dict]:
     runs = {}
     for m in sorted(profile_dir.glob("*/metrics.json")):
-        if m.parent.name.startswith(("_", ".")) or m.parent.name.endswith(".failed"):
+        if not layout.is_run_folder(m.parent):
             continue
         runs[m.parent.name] = json.loads(m.read_text())
     return runs

@@ -12,12 +12,12 @@ from pathlib import Path
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from analysis import paths
-from runner import compare
+from runner import compare, layout
 from runner.compare import load_runs
+from runner.layout import PUBLISHED  # tells the MkDocs hook which results folder the pages show
 from runner.local import rel
 from runner.plan import Plan
 
-PUBLISHED = ".published.json"  # tells the MkDocs hook which results folder the pages show
 HAND_WRITTEN = ("reproduce.md", "stylesheets/tables.css")  # report/ files written by hand
 
 
@@ -66,7 +66,7 @@ def context(plan: Plan, results: Path, allow_failed: bool) -> dict:
     found = load_runs(results)
     runs = {n: found[n] for n in plan.runs if n in found}  # plan order
     pending = [n for n in plan.runs if n not in runs]
-    failed = [n for n in plan.runs if (results / f"{n}.failed").exists()]
+    failed = [n for n in plan.runs if (results / f"{n}{layout.FAILED_SUFFIX}").exists()]
     if failed and not allow_failed:
         raise RenderError(
             f"results/{plan.profile} has failed runs ({', '.join(failed)}); rerun them with "
@@ -86,7 +86,11 @@ def context(plan: Plan, results: Path, allow_failed: bool) -> dict:
     }
     models = {n: m for n, m in runs.items() if "model" in m}
     bench_file = paths.ROOT / "bench" / "results.json"
-    records = [json.loads(p.read_text()) for p in results.glob("*/run.json")]
+    records = [
+        json.loads((p / layout.RUN_RECORD).read_text())
+        for p in layout.run_folders(results)
+        if (p / layout.RUN_RECORD).exists()
+    ]
     fresh = [r for r in records if not r.get("same_computation_as")]
     table = {r["run"]: r for r in summary["findings"].get("table", [])}
     ref = runs.get(plan.reference, {})
@@ -123,7 +127,7 @@ def timed(results: Path, runs: dict) -> list[dict]:
     """Each computed model run's measured times, from its run.json and metrics.json."""
     out = []
     for name, m in runs.items():
-        record = results / name / "run.json"
+        record = results / name / layout.RUN_RECORD
         if "timing" not in m or not record.exists():
             continue
         r = json.loads(record.read_text())

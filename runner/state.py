@@ -10,8 +10,7 @@ from pathlib import Path
 
 from analysis import paths
 from analysis.data import check_data_dir, load_index
-
-RUN_RECORD = "run.json"  # written last into a run folder; its presence marks a complete run
+from runner.layout import RUN_RECORD
 
 
 def imported_modules(source: str) -> set[str]:

@@ -243,6 +243,9 @@ def test_failing_notebook_stops_the_runner_and_keeps_everything(
     assert re.search(expected, proc.stderr), proc.stderr[-2000:]
     kept = folder / "broken.failed" / Path(fixture).name
     assert kept.exists() and f"broken.failed/{Path(fixture).name}"[:14] in proc.stderr
+    # The full Papermill and kernel log is kept beside it, and named.
+    assert (folder / "broken.failed" / "run.log").exists()
+    assert "full log: " in proc.stderr and "broken.failed/run.log" in proc.stderr
     assert "0 executed" in proc.stdout  # it stopped before eda
     assert not (folder / "broken").exists()
     assert {p: p.stat().st_mtime_ns for p in folder.glob("*/metrics.json")} == before

@@ -5,6 +5,7 @@ from __future__ import annotations
 import http.server
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -272,3 +273,149 @@ def test_same_seed_same_metrics(tmp_path, real_data):
             m.pop(volatile)
         metrics.append(m)
     assert metrics[0] == metrics[1]
+
+
+# --- downloading: offline, resumed, from a mirror ---------------------------------------------
+
+
+def _closed_port() -> int:
+    """A port on 127.0.0.1 that nothing listens on: connecting is refused, as offline."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_offline_make_data_is_one_message_and_exit_2(tmp_path):
+    url = f"http://127.0.0.1:{_closed_port()}/msl-images.zip"
+    target = tmp_path / "data" / "msl-images"
+    proc = runner("data", "--data-dir", target, env={"DATA_URL": url})
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.startswith(f"error: could not download the MSL data set from {url}: ")
+    assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
+    assert "curl -L -C -" in proc.stderr and f"make data DATA_DIR={target}" in proc.stderr
+    assert "unzip it yourself" in proc.stderr and not target.exists()
+    # Through make as well (what the README tells a user to type).
+    made = subprocess.run(
+        ["make", "-s", "data", f"DATA_DIR={target}"],
+        cwd=paths.ROOT,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "DATA_URL": url},
+    )
+    assert made.returncode == 2 and "error: could not download" in made.stderr
+    assert "Traceback" not in made.stderr
+
+
+class _RangeServer:
+    """Serves one archive on 127.0.0.1 with HTTP Range support; the first `drop_after` bytes
+    of the first answer are sent and the connection then closed, as a network failure would."""
+
+    def __init__(self, data: bytes, drop_after: int | None = None, ranges: bool = True):
+        self.data, self.drop_after, self.ranges = data, drop_after, ranges
+        self.requests: list[str | None] = []
+        self.sent: list[int] = []
+        server = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):  # noqa: N802
+                header = self.headers.get("Range")
+                server.requests.append(header)
+                start = 0
+                m = re.match(r"bytes=(\d+)-$", header or "")
+                if m and server.ranges:
+                    start = int(m[1])
+                    self.send_response(206)
+                    total = len(server.data)
+                    self.send_header("Content-Range", f"bytes {start}-{total - 1}/{total}")
+                else:
+                    self.send_response(200)
+                body = server.data[start:]
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                if server.drop_after is not None:
+                    body, server.drop_after = body[: server.drop_after], None
+                self.wfile.write(body)
+                server.sent.append(len(body))
+                self.close_connection = True
+
+            def log_message(self, *args):
+                pass
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/msl-images.zip"
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.mark.parametrize("ranges", [True, False], ids=["range", "server-ignores-range"])
+def test_interrupted_download_resumes(tmp_path, monkeypatch, ranges):
+    data = _zip_of(make_msl(tmp_path / "src"), tmp_path / "a.zip").read_bytes()
+    half = len(data) // 2
+    server = _RangeServer(data, drop_after=half, ranges=ranges)
+    monkeypatch.setenv("DATA_URL", server.url)  # a mirror: still checked against size and CRCs
+    target = tmp_path / "data" / "msl-images"
+    try:
+        with pytest.raises(DataError) as err:
+            download.ensure(target, expected_size=len(data))
+        part = target.parent / "msl-images.zip.part"
+        assert f"could not download the MSL data set from {server.url}" in str(err.value)
+        assert f"{half:,} bytes received so far are kept" in str(err.value)
+        assert part.stat().st_size == half and not target.exists()
+
+        download.ensure(target, expected_size=len(data))
+    finally:
+        server.close()
+    assert (target / paths.SYNSET_FILE).exists() and not part.exists()
+    assert server.requests == [None, f"bytes={half}-"]
+    # With Range, only the missing half travels again; a server without it sends it all.
+    assert server.sent == [half, len(data) - half if ranges else len(data)]
+
+
+def test_mirror_with_the_wrong_file_is_refused(tmp_path, monkeypatch):
+    wrong = _zip_of(make_msl(tmp_path / "src"), tmp_path / "a.zip").read_bytes()
+    server = _RangeServer(wrong)
+    monkeypatch.setenv("DATA_URL", server.url)
+    try:
+        with pytest.raises(DataError, match=f"is {len(wrong):,} bytes, expected 60,635,475"):
+            download.ensure(tmp_path / "data" / "msl-images")
+    finally:
+        server.close()
+    assert not list((tmp_path / "data").glob("*.zip*"))
+
+
+# --- make check decodes every listed image ----------------------------------------------------
+
+
+def test_check_names_every_undecodable_image(tmp_path):
+    root = make_msl(tmp_path / "msl")
+    bad = {}
+    for split, line, damage in [
+        ("train", 1, "empty"),
+        ("val", 2, "truncated"),
+        ("test", 3, "text"),
+    ]:
+        list_file = root / paths.SPLIT_FILES[split]
+        image = root / list_file.read_text().splitlines()[line - 1].split()[0]
+        content = image.read_bytes()
+        image.write_bytes(
+            {"empty": b"", "truncated": content[: len(content) // 2], "text": b"not a JPEG"}[damage]
+        )
+        bad[image] = f"{list_file}:{line}: {image}: "
+    proc = runner("check", "--profile", "smoke", "--data-dir", root)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert proc.stderr.startswith("error: 3 image(s) listed in")
+    for where in bad.values():
+        assert where in proc.stderr, where
+    assert "Traceback" not in proc.stderr and "data ok" not in proc.stdout
+
+
+def test_check_decodes_and_passes_good_data(tmp_path):
+    root = make_msl(tmp_path / "msl")
+    proc = runner("check", "--profile", "smoke", "--data-dir", root)
+    assert proc.returncode == 0, proc.stderr
+    assert "all 12 images decode" in proc.stdout

@@ -2,11 +2,11 @@
 and its container entrypoint run here on a temp folder standing in for /opt/ml/processing.
 
 Moto accepts CreateProcessingJob and answers DescribeProcessingJob with "Completed" at once; it
-runs no container. So the tests play the container: when the runner first sees a job end, the
-test puts the job's output into the mock S3 (as SageMaker would upload it) and, for a failing
-job, reports it Failed through `SageMakerBackend.describe`, the one function the waiting loop
-reads job states from. Everything else (S3 uploads and downloads, CreateProcessingJob through
-the SDK) goes through the real moto server.
+runs no container and has no quotas. So the queue, quota, reattachment and interrupt tests talk
+to a thin proxy in front of it (tests/fake_sagemaker.py) over real HTTP: it keeps jobs running
+for a while, answers ResourceLimitExceeded beyond the account's limit, and plays the container
+(the job's output lands in moto's S3). S3 uploads and downloads, and every SageMaker request,
+still reach the real moto server; runners are real processes where a signal or a kill is tested.
 """
 
 from __future__ import annotations
@@ -17,12 +17,13 @@ import logging
 import os
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import sys
 import tarfile
+import time
 import urllib.request
-from collections import defaultdict
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -31,10 +32,13 @@ import numpy as np
 import pytest
 
 from analysis import paths
-from runner import execute, state
+from analysis.data import DataError
+from runner import execute, layout, lifecycle, state
 from runner import sagemaker as sm
 from runner.__main__ import main
+from runner.backend import Task
 from runner.plan import load
+from tests.fake_sagemaker import FakeSageMaker
 
 pytestmark = pytest.mark.sagemaker
 
@@ -55,6 +59,10 @@ INJECTED = {
 # metrics.json's top-level fields from the local backend (the README's contract, plus the
 # learning history and the translation experiment the cnn notebook adds).
 CNN_FIELDS = {
+    "artifact",
+    "per_seed",
+    "training",
+    "shift",
     "run",
     "profile",
     "notebook",
@@ -186,34 +194,6 @@ def predictions_bytes() -> bytes:
     return buf.getvalue()
 
 
-def play_container(
-    monkeypatch, outputs: dict[str, bytes], fail: dict | None = None, in_progress_polls: int = 1
-) -> dict[str, list]:
-    """Every job reports InProgress for `in_progress_polls` describes, then ends: its output is
-    put where the job's ProcessingOutputConfig says (real moto S3), and if `fail` is given the
-    description says Failed with those fields. Returns the states each job reported."""
-    real_describe = sm.SageMakerBackend.describe
-    seen: dict[str, list] = defaultdict(list)
-
-    def describe(self, name):
-        description = real_describe(self, name)  # moto's answer: Completed
-        if len(seen[name]) < in_progress_polls:
-            description["ProcessingJobStatus"] = "InProgress"
-        else:
-            uri = description["ProcessingOutputConfig"]["Outputs"][0]["S3Output"]["S3Uri"]
-            bucket, _, prefix = uri.removeprefix("s3://").partition("/")
-            if not seen[name] or seen[name][-1] == "InProgress":
-                for rel, body in outputs.items():
-                    self.s3.put_object(Bucket=bucket, Key=prefix + rel, Body=body)
-            if fail:
-                description.update(ProcessingJobStatus="Failed", **fail)
-        seen[name].append(description["ProcessingJobStatus"])
-        return description
-
-    monkeypatch.setattr(sm.SageMakerBackend, "describe", describe)
-    return seen
-
-
 # --- settings and names -----------------------------------------------------------------------
 
 
@@ -229,8 +209,12 @@ def test_settings_come_from_the_environment(aws, tiny_msl):
         PREFIX,
         0.0,
     )
-    override = sm.SageMakerBackend.from_env(tiny_msl, instance_type="ml.m5.large", image="x")
+    assert s.max_jobs == 4 and (s.volume_gb, s.max_runtime_s) == (30, 86400)
+    override = sm.SageMakerBackend.from_env(
+        tiny_msl, instance_type="ml.m5.large", image="x", max_jobs="2"
+    )
     assert (override.settings.instance_type, override.settings.image) == ("ml.m5.large", "x")
+    assert override.settings.max_jobs == 2
 
 
 def test_default_image_is_aws_tensorflow_matching_the_instance(aws, tiny_msl, monkeypatch):
@@ -309,8 +293,14 @@ def test_create_processing_job_request(aws, tiny_msl, smoke_plan):
     backend = sm.SageMakerBackend.from_env(tiny_msl)
     requests = capture(backend.session.sagemaker_client, "CreateProcessingJob")
     run = smoke_plan.runs["cnn"]
-    data_uri = backend.upload_data(lambda _: None)
-    job = backend.submit(run, "fp123", INJECTED, data_uri, sm.code_bundle())
+    task = Task(run, "fp123", lifecycle.RunFolder(run))
+    backend.start([task], INJECTED, lambda _: None)
+    data_uri = backend.data_uri
+    backend.submit(task)
+    backend._fill_slots()
+    job = backend.jobs["cnn"]
+    assert job.status == "Submitted" and backend.active == [job]
+    assert sm.Ledger(layout.ledger_file("smoke")).load()[job.name]["fingerprint"] == "fp123"
 
     assert re.fullmatch(r"msl-smoke-cnn-\d{8}-\d{6}-[0-9a-f]{6}", job.name)
     base = f"s3://{BUCKET}/{PREFIX}/jobs/{job.name}"
@@ -336,7 +326,7 @@ def test_create_processing_job_request(aws, tiny_msl, smoke_plan):
         "AppSpecification": {
             "ImageUri": IMAGE,
             "ContainerEntrypoint": ["bash", "/opt/ml/processing/input/code/entrypoint.sh"],
-            "ContainerArguments": ["cnn.ipynb"],
+            "ContainerArguments": ["model.ipynb"],
         },
         "RoleArn": ROLE,
         "ProcessingInputs": [
@@ -351,7 +341,7 @@ def test_create_processing_job_request(aws, tiny_msl, smoke_plan):
                     "S3Output": {
                         "S3Uri": f"{base}/output/",
                         "LocalPath": "/opt/ml/processing/output",
-                        "S3UploadMode": "EndOfJob",
+                        "S3UploadMode": "Continuous",
                     },
                 }
             ]
@@ -390,7 +380,7 @@ def test_create_processing_job_request(aws, tiny_msl, smoke_plan):
         prefix + k
         for k in (
             "code/analysis.tar.gz",
-            "code/cnn.ipynb",
+            "code/model.ipynb",
             "code/entrypoint.sh",
             "code/requirements.txt",
             "params/params.json",
@@ -401,7 +391,7 @@ def test_create_processing_job_request(aws, tiny_msl, smoke_plan):
         return aws.get_object(Bucket=BUCKET, Key=prefix + rel)["Body"].read()
 
     assert body("code/entrypoint.sh") == sm.ENTRYPOINT.read_bytes()
-    assert body("code/cnn.ipynb") == run.notebook_path.read_bytes()
+    assert body("code/model.ipynb") == run.notebook_path.read_bytes()
     params = json.loads(body("params/params.json"))
     assert params == {
         **run.params,
@@ -421,73 +411,208 @@ def test_create_processing_job_request(aws, tiny_msl, smoke_plan):
     assert SECRET not in sent and "AKIATESTINGONLY" not in sent
 
 
-def test_completed_job_lands_in_results(aws, tiny_msl, smoke_plan, monkeypatch):
-    metrics = {
-        "run": "cnn",
-        "profile": "smoke",
-        "notebook": "cnn",
-        "params": {},
-        "figures": {"learning_curves": "figures/learning_curves.png"},
+# --- the queue, the quota, reattachment and interrupts, against the proxy in front of moto ------
+
+
+def published_results() -> Path:
+    """The committed results the site shows (report/.published.json; test_report requires
+    them in the repository): realistic outputs for the fake container."""
+    info = json.loads((paths.REPORT_DIR / layout.PUBLISHED).read_text())
+    return paths.ROOT / info["results"]
+
+
+def container_outputs(run: str, failed: bool) -> dict[str, bytes]:
+    """What a job's container uploads: the files of the published run of that name (the
+    runner writes notebook.html and run.json itself), its executed notebook named as the plan's
+    notebook; a failed one leaves the executed notebook with the error, and its log."""
+    plan = load(profile="smoke")
+    notebook = f"{plan.runs[run].notebook}.ipynb"
+    if failed:
+        return {notebook: notebook_bytes(error=True), "run.log": b"Executing Cell 7\n"}
+    results = published_results()
+    folder = results / run if (results / run).is_dir() else results / plan.reference
+    if not (folder / "metrics.json").exists():
+        pytest.fail(f"the published results {folder} are needed as the fake container's output")
+    files = {
+        f.relative_to(folder).as_posix(): f.read_bytes()
+        for f in folder.rglob("*")
+        if f.is_file()
+        and f.name not in ("run.json", "notebook.html", "run.log")
+        and f.suffix != ".ipynb"
     }
-    seen = play_container(
-        monkeypatch,
-        {
-            "cnn.ipynb": notebook_bytes(),
-            "metrics.json": json.dumps(metrics).encode(),
-            "figures/learning_curves.png": b"\x89PNG not really",
-            "predictions.npz": predictions_bytes(),
-        },
+    executed = sorted(folder.glob("*.ipynb"))
+    files[notebook] = executed[0].read_bytes() if executed else notebook_bytes()
+    return files
+
+
+@pytest.fixture
+def fake_sm(aws, moto_endpoint, monkeypatch):
+    proxy = FakeSageMaker(moto_endpoint, aws, container_outputs)
+    monkeypatch.setenv("AWS_ENDPOINT_URL_SAGEMAKER", proxy.endpoint)
+    yield proxy
+    proxy.close()
+
+
+def backend_for(data_dir: Path, **overrides) -> sm.SageMakerBackend:
+    """Settings from the environment, with no waiting between retries."""
+    return sm.SageMakerBackend.from_env(
+        data_dir, retry_s=0, retry_max_s=0, **{"poll_s": 0.02, **overrides}
     )
-    backend = sm.SageMakerBackend.from_env(tiny_msl)
-    requests = capture(backend.session.sagemaker_client, "CreateProcessingJob")
+
+
+def runner_env(tmp_path: Path, **extra) -> dict[str, str]:
+    """The environment of a runner started as a process (the aws fixture's settings)."""
+    return {
+        **os.environ,
+        "SAGEMAKER_POLL_SECONDS": "0.05",
+        "PYTHONUNBUFFERED": "1",
+        "PYTHONIOENCODING": "utf-8",
+        **extra,
+    }
+
+
+def start_runner(tmp_path: Path, data: Path, *runs: str, max_jobs: int = 4) -> subprocess.Popen:
+    out = open(tmp_path / f"runner-{time.monotonic_ns()}.log", "w+")  # noqa: SIM115
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "runner", "run", *runs, "--profile", "smoke", "--backend"]
+        + ["sagemaker", "--data-dir", str(data), "--max-jobs", str(max_jobs)],
+        cwd=paths.ROOT,
+        env=runner_env(tmp_path),
+        stdout=out,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    proc.output = out  # type: ignore[attr-defined]
+    return proc
+
+
+def output_of(proc: subprocess.Popen) -> str:
+    proc.output.seek(0)  # type: ignore[attr-defined]
+    return proc.output.read()  # type: ignore[attr-defined]
+
+
+def wait_for(condition, what: str, proc: subprocess.Popen | None = None, timeout: float = 120):
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if proc is not None and proc.poll() is not None:
+            pytest.fail(f"the runner exited ({proc.returncode}) before {what}:\n{output_of(proc)}")
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out waiting for {what}")
+        time.sleep(0.05)
+
+
+FIVE = ["eda", "baseline", "cnn", "kernel-5x5", "kernel-7x7"]
+
+
+def test_completed_job_lands_in_results(fake_sm, tiny_msl, smoke_plan):
+    backend = backend_for(tiny_msl)
     logs: list[str] = []
     out = execute.run_plan(
         smoke_plan, ["cnn", "kernel-3x3"], tiny_msl, backend=backend, log=logs.append
     )
 
     assert (out.executed, out.copied, out.failed) == (["cnn"], ["kernel-3x3"], [])
-    assert len(requests) == 1  # cnn and kernel-3x3 are one computation: one job
-    name = requests[0]["ProcessingJobName"]
-    assert seen[name] == ["InProgress", "Completed"]
+    assert fake_sm.created == ["cnn"]  # cnn and kernel-3x3 are one computation: one job
+    name = backend.jobs["cnn"].name
     progress = [line for line in logs if name in line and "smoke/cnn" in line]
-    assert any("InProgress" in line for line in progress)
     assert any("Completed" in line for line in progress)
 
     folder = paths.results_dir() / "smoke" / "cnn"
     files = sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file())
-    assert files == [
-        "cnn.ipynb",
-        "figures/learning_curves.png",
-        "metrics.json",
-        "notebook.html",
-        "predictions.npz",
-        "run.json",
-    ]
-    assert json.loads((folder / "metrics.json").read_text()) == metrics
+    expected = sorted([*container_outputs("cnn", False), "notebook.html", "run.json"])
+    assert files == expected
     record = json.loads((folder / "run.json").read_text())
     fingerprint = state.fingerprints([smoke_plan.runs["cnn"]], tiny_msl)["cnn"]
     assert (record["run"], record["fingerprint"]) == ("cnn", fingerprint)
     assert state.is_current(folder, fingerprint)
     assert (paths.results_dir() / "smoke" / "kernel-3x3" / "metrics.json").exists()
     assert not list((paths.results_dir() / "smoke").glob(".*.partial"))
+    assert sm.Ledger(layout.ledger_file("smoke")).load() == {}  # collected: forgotten
     for f in (paths.results_dir() / "smoke").rglob("*"):
         assert not f.is_file() or SECRET.encode() not in f.read_bytes(), f
 
+    # The cost: the job's billable seconds and instance type, and the total.
+    cost = logs[logs.index(next(line for line in logs if "billable time" in line)) :]
+    assert re.search(rf"smoke/cnn\s+{name}  1 x {INSTANCE}\s+Completed\s+\d+ s", cost[1]), cost
+    assert re.match(rf"  total: 1 job\(s\), \d+ instance-seconds: {INSTANCE} \d+ s", cost[2])
+
     # Up to date now: nothing is submitted again.
     again = execute.run_plan(
-        smoke_plan, ["cnn", "kernel-3x3"], tiny_msl, backend=backend, log=logs.append
+        smoke_plan, ["cnn", "kernel-3x3"], tiny_msl, backend=backend_for(tiny_msl), log=print
     )
-    assert sorted(again.skipped) == ["cnn", "kernel-3x3"] and len(requests) == 1
+    assert sorted(again.skipped) == ["cnn", "kernel-3x3"] and fake_sm.created == ["cnn"]
 
 
-def test_failed_job_reports_its_reason_and_exits_nonzero(aws, tiny_msl, monkeypatch, capsys):
+def test_account_limit_of_two_five_runs_all_finish(fake_sm, tiny_msl, smoke_plan):
+    """The account allows 2 running jobs, the runner 4: the third is refused, retried as slots
+    free up, and all five finish; the limit is said once, in one line."""
+    fake_sm.limit, fake_sm.duration = 2, 0.3
+    logs: list[str] = []
+    out = execute.run_plan(
+        smoke_plan, FIVE, tiny_msl, backend=backend_for(tiny_msl), log=logs.append
+    )
+
+    assert out.failed == [] and sorted(out.executed) == sorted(FIVE), out.messages
+    assert fake_sm.creates_per_run() == dict.fromkeys(FIVE, 1)  # each once, none twice
+    assert fake_sm.max_running == 2 and fake_sm.refused  # the quota was hit, and retried
+    said = [line for line in logs if "appears to allow" in line]
+    assert said == [
+        f"sagemaker: the account appears to allow 2 {INSTANCE} processing job(s) at once "
+        f"(ResourceLimitExceeded with 2 running); 3 job(s) wait for a free slot. To run more at "
+        f"once, request a higher '{INSTANCE} for processing job usage' quota in Service Quotas "
+        "(see README: Quotas) or lower --max-jobs."
+    ]
+    for run in FIVE:
+        assert (paths.results_dir() / "smoke" / run / "run.json").exists()
+    cost = [line for line in logs if re.match(r"  smoke/\S+\s+msl-smoke-", line)]
+    assert len(cost) == 5 and all(f"1 x {INSTANCE}" in line for line in cost)
+    assert any(line.startswith("  total: 5 job(s)") for line in logs)
+
+
+def test_max_jobs_is_never_exceeded(fake_sm, tiny_msl, smoke_plan):
+    fake_sm.duration = 0.2
+    out = execute.run_plan(
+        smoke_plan, FIVE, tiny_msl, backend=backend_for(tiny_msl, max_jobs=2), log=lambda _: None
+    )
+    assert out.failed == [] and fake_sm.max_running == 2 and not fake_sm.refused
+
+
+def test_refusals_and_throttling_are_retried(fake_sm, tiny_msl, smoke_plan):
+    """ResourceLimitExceeded with none of ours running (the quota is used elsewhere), then
+    throttling beyond botocore's own retries: the job is still submitted, once."""
+    fake_sm.refuse, fake_sm.throttle = 2, 0
+    logs: list[str] = []
+    out = execute.run_plan(
+        smoke_plan, ["eda"], tiny_msl, backend=backend_for(tiny_msl), log=logs.append
+    )
+    assert out.failed == [] and fake_sm.created == ["eda"] and fake_sm.refused == ["eda"] * 2
+    assert len([line for line in logs if "appears to allow no more" in line]) == 1
+
+    fake_sm.throttle = 4  # botocore tries 3 times per call; the backend tries again
+    out = execute.run_plan(
+        smoke_plan, ["baseline"], tiny_msl, backend=backend_for(tiny_msl), log=logs.append
+    )
+    assert out.failed == [] and fake_sm.created == ["eda", "baseline"]
+    assert any("request throttled (ThrottlingException" in line for line in logs)
+
+
+def test_quota_of_zero_gives_up_with_one_message(fake_sm, tiny_msl, smoke_plan, capsys):
+    fake_sm.limit = 0
+    backend = backend_for(tiny_msl, slot_wait_s=0.5)
+    out = execute.run_plan(smoke_plan, ["eda"], tiny_msl, backend=backend, log=lambda _: None)
+    assert out.failed == ["eda"] and fake_sm.created == []
+    assert "appears to be 0, or other jobs use it all" in out.messages[0]
+    assert "Service Quotas" in out.messages[0]
+
+
+def test_failed_job_reports_its_reason_and_keeps_the_notebook(fake_sm, tiny_msl, capsys):
     reason = "AlgorithmError: See job logs for more information"
-    exit_message = "notebook cnn.ipynb failed (papermill exit 1): cell 7: ValueError: boom"
-    play_container(
-        monkeypatch,
-        {"cnn.ipynb": notebook_bytes(error=True)},
-        fail={"FailureReason": reason, "ExitMessage": exit_message},
+    # Multibyte characters (as the entrypoint leaves them, cut between characters) arrive whole.
+    exit_message = (
+        "notebook cnn.ipynb failed (papermill exit 1): cell 7: ValueError: température élevée "
+        "— 火星 ✓"
     )
+    fake_sm.failures["cnn"] = {"FailureReason": reason, "ExitMessage": exit_message}
 
     rc = main(
         ["run", "cnn", "--profile", "smoke", "--backend", "sagemaker", "--data-dir", str(tiny_msl)]
@@ -498,29 +623,113 @@ def test_failed_job_reports_its_reason_and_exits_nonzero(aws, tiny_msl, monkeypa
     assert f"error: run 'cnn' failed on SageMaker: job {name} Failed: {reason}" in captured.err
     assert f"container: {exit_message}" in captured.err
     assert f"CloudWatch log group /aws/sagemaker/ProcessingJobs, streams {name}/*" in captured.err
-    assert "Failed" in captured.out  # the progress line
     profile = paths.results_dir() / "smoke"
     assert not (profile / "cnn").exists()
-    assert (profile / "cnn.failed" / "cnn.ipynb").exists()
-    assert "executed notebook kept at" in captured.err
+    notebook = f"{load(profile='smoke').runs['cnn'].notebook}.ipynb"
+    kept = nbformat.read(profile / "cnn.failed" / notebook, as_version=4)
+    assert kept.cells[0].outputs[0]["evalue"] == "boom in cell 7"
+    assert (profile / "cnn.failed" / "run.log").exists()
+    assert "executed notebook kept at" in captured.err and "full log:" in captured.err
+    assert "billable time" in captured.out  # a failed job is paid for too
 
 
-def test_interrupt_stops_running_jobs(aws, tiny_msl, smoke_plan, monkeypatch):
-    backend = sm.SageMakerBackend.from_env(tiny_msl)
-    stops = capture(backend.session.sagemaker_client, "StopProcessingJob")
-    monkeypatch.setattr(
-        sm.SageMakerBackend, "describe", lambda self, name: {"ProcessingJobStatus": "InProgress"}
-    )
-
-    def interrupt(_seconds):
-        raise KeyboardInterrupt
-
-    backend.sleep = interrupt
-    with pytest.raises(KeyboardInterrupt):
-        backend.run_all(
-            [("fp", smoke_plan.runs["cnn"])], INJECTED, execute.Outcome(), lambda _: None
+def test_invalid_numbers_are_bad_input(aws, tiny_msl, monkeypatch, capsys):
+    assert not issubclass(sm.ConfigError, DataError)
+    for var, value in [
+        ("SAGEMAKER_VOLUME_GB", "0"),
+        ("SAGEMAKER_MAX_RUNTIME", "0"),
+        ("SAGEMAKER_MAX_JOBS", "0"),
+        ("SAGEMAKER_VOLUME_GB", "many"),
+    ]:
+        monkeypatch.setenv(var, value)
+        rc = main(
+            ["run", "eda", "--profile", "smoke", "--backend", "sagemaker"]
+            + ["--data-dir", str(tiny_msl)]
         )
-    assert len(stops) == 1 and stops[0]["ProcessingJobName"].startswith("msl-smoke-cnn-")
+        err = capsys.readouterr().err
+        assert rc == 2 and err.startswith(f"error: {var}") and "Traceback" not in err, err
+        monkeypatch.delenv(var)
+    rc = main(
+        ["run", "eda", "--profile", "smoke", "--backend", "sagemaker", "--max-jobs", "-1"]
+        + ["--data-dir", str(tiny_msl)]
+    )
+    assert rc == 2 and "--max-jobs" in capsys.readouterr().err
+    assert not (paths.results_dir() / "smoke").exists()  # nothing ran, nothing was uploaded
+
+
+def test_interrupt_right_after_the_first_submit_stops_it(fake_sm, tiny_msl, smoke_plan):
+    fake_sm.duration = 60
+    backend = backend_for(tiny_msl)
+
+    def log(line: str) -> None:
+        if line.startswith("submitted:"):
+            raise KeyboardInterrupt  # Ctrl-C while the other jobs are still being submitted
+
+    with pytest.raises(KeyboardInterrupt):
+        execute.run_plan(smoke_plan, FIVE, tiny_msl, backend=backend, log=log)
+    assert fake_sm.created == ["eda"]
+    assert fake_sm.stopped == [backend.jobs["eda"].name]
+    assert sm.Ledger(layout.ledger_file("smoke")).load() == {}
+
+
+@pytest.mark.parametrize("found_by", ["ledger", "tag"])
+def test_killed_runner_reattaches_and_submits_nothing_twice(
+    fake_sm, tiny_msl, tmp_path, capsys, monkeypatch, found_by
+):
+    """A runner killed (SIGKILL: no clean-up at all) with two jobs running and one queued;
+    started again, it reattaches to the two and submits only the third."""
+    fake_sm.duration = 600
+    proc = start_runner(tmp_path, tiny_msl, "eda", "baseline", "cnn", max_jobs=2)
+    wait_for(lambda: len(fake_sm.created) == 2, "two jobs submitted", proc)
+    proc.kill()
+    proc.wait(timeout=30)
+    ledger = layout.ledger_file("smoke")
+    assert sorted(e["run"] for e in sm.Ledger(ledger).load().values()) == ["baseline", "eda"]
+    if found_by == "tag":
+        ledger.unlink()  # another machine, or a wiped results folder: the tags still tell
+
+    # Still running when the runner comes back; they end once it has reattached to both (or,
+    # should it not, after 20 s, so that the test fails on the jobs submitted twice).
+    fake_sm.duration, fake_sm.hold_until = 0.2, time.time() + 20
+    adopt = sm.SageMakerBackend._adopt
+
+    def adopted(self, *args):
+        adopt(self, *args)
+        if len(self.jobs) >= 2:
+            fake_sm.hold_until = 0.0
+
+    monkeypatch.setattr(sm.SageMakerBackend, "_adopt", adopted)
+    rc = main(
+        ["run", "eda", "baseline", "cnn", "--profile", "smoke", "--backend", "sagemaker"]
+        + ["--data-dir", str(tiny_msl), "--max-jobs", "2"]
+    )
+    out = capsys.readouterr().out
+    assert rc == 0, out
+    assert fake_sm.creates_per_run() == {"eda": 1, "baseline": 1, "cnn": 1}
+    reattached = [line for line in out.splitlines() if line.startswith("reattached:")]
+    assert len(reattached) == 2 and all(f"found by {found_by}" in line for line in reattached)
+    assert all("(InProgress;" in line for line in reattached)
+    assert fake_sm.stopped == []
+    for run in ("eda", "baseline", "cnn"):
+        assert (paths.results_dir() / "smoke" / run / "run.json").exists()
+
+
+def test_sighup_stops_the_jobs(fake_sm, tiny_msl, tmp_path):
+    """A closed terminal (SIGHUP) while jobs run and one waits: the running ones are stopped."""
+    fake_sm.duration = 600
+    proc = start_runner(tmp_path, tiny_msl, "eda", "baseline", "cnn", max_jobs=2)
+    wait_for(lambda: len(fake_sm.created) == 2, "two jobs submitted", proc)
+    time.sleep(0.3)  # waiting now, between polls
+    proc.send_signal(signal.SIGHUP)
+    proc.wait(timeout=60)
+    out = output_of(proc)
+    assert proc.returncode == 3, out
+    names = sorted(n for n, j in fake_sm.jobs.items() if j["run"] in ("eda", "baseline"))
+    assert sorted(fake_sm.stopped) == names
+    assert all(f"interrupted: stopped SageMaker job {n}" in out for n in names)
+    assert "interrupted: finished runs are kept; rerun to resume" in out
+    assert fake_sm.created == ["eda", "baseline"]  # the queued one was never submitted
+    assert sm.Ledger(layout.ledger_file("smoke")).load() == {}
 
 
 # --- the container entrypoint, run here ---------------------------------------------------------
@@ -560,16 +769,16 @@ def entrypoint(base: Path, notebook: str) -> subprocess.CompletedProcess:
 def test_entrypoint_runs_the_notebook(tmp_path, smoke_plan, real_data):
     run = smoke_plan.runs["cnn"]
     base = stage(tmp_path, run.notebook_path, sm.job_parameters(run, INJECTED), real_data)
-    done = entrypoint(base, "cnn.ipynb")
+    done = entrypoint(base, "model.ipynb")
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
 
     out = base / "output"
-    assert {"cnn.ipynb", "metrics.json", "figures", "predictions.npz"} <= {
+    assert {"model.ipynb", "metrics.json", "figures", "predictions.npz", "run.log"} <= {
         p.name for p in out.iterdir()
     }
     metrics = json.loads((out / "metrics.json").read_text())
     assert set(metrics) == CNN_FIELDS
-    assert (metrics["run"], metrics["profile"], metrics["notebook"]) == ("cnn", "smoke", "cnn")
+    assert (metrics["run"], metrics["profile"], metrics["notebook"]) == ("cnn", "smoke", "model")
     recorded = {k: metrics["params"][k] for k in run.params if k in metrics["params"]}
     assert recorded == {k: v for k, v in run.params.items() if k in recorded}
     assert metrics["params"]["image_size"] == 32 and metrics["params"]["epochs"] == 1
@@ -577,7 +786,7 @@ def test_entrypoint_runs_the_notebook(tmp_path, smoke_plan, real_data):
     for rel in metrics["figures"].values():
         assert (out / rel).exists()
     # The same finishing step as the local backend turns it into a complete run folder.
-    execute.finish(run, out, "fp", 1.0)
+    lifecycle.finish(run, out, "fp", 1.0)
     assert state.is_current(out, "fp") and (out / "notebook.html").exists()
 
 
@@ -606,3 +815,42 @@ def test_entrypoint_fails_on_missing_inputs(tmp_path, tiny_msl):
     done = entrypoint(base, "failing.ipynb")
     assert done.returncode == 2
     assert "missing input" in (tmp_path / "ml" / "output" / "message").read_text()
+
+
+def test_entrypoint_cuts_a_multibyte_message_between_characters(tmp_path, tiny_msl):
+    """SageMaker keeps 1 KB of the message and rejects invalid UTF-8: a long message of
+    three-byte characters is cut to at most 1000 bytes, never inside a character."""
+    words = "火星" * 400  # 2,400 bytes
+    nb = nbformat.v4.new_notebook(
+        cells=[
+            nbformat.v4.new_code_cell(
+                "run_name = ''\ndata_dir = ''\noutput_dir = ''", metadata={"tags": ["parameters"]}
+            ),
+            nbformat.v4.new_code_cell(f"raise ValueError({words!r})"),
+        ]
+    )
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
+    notebook = tmp_path / "multibyte.ipynb"
+    nbformat.write(nb, notebook)
+    base = stage(
+        tmp_path, notebook, {"run_name": "m", "data_dir": "x", "output_dir": "y"}, tiny_msl
+    )
+    done = entrypoint(base, "multibyte.ipynb")
+    assert done.returncode != 0
+    raw = (tmp_path / "ml" / "output" / "message").read_bytes()
+    assert len(raw) <= 1000
+    message = raw.decode("utf-8")  # strict: a split character would raise here
+    prefix, cut = message.split("ValueError: ", 1)
+    assert (
+        "multibyte.ipynb failed" in prefix and cut.startswith("火星火星") and words.startswith(cut)
+    )
+    assert len(raw) > 990  # cut at the last whole character, not far before
+    # The case matters: cutting the same text at 1000 bytes would split a character.
+    with pytest.raises(UnicodeDecodeError):
+        f"{prefix}ValueError: {words}\n".encode()[:1000].decode("utf-8")
+    # The executed notebook and the log are in the output, which continuous upload sends to S3.
+    assert (base / "output" / "multibyte.ipynb").exists() and (base / "output" / "run.log").exists()

@@ -8,8 +8,9 @@
 #                   requirements.txt (optional: pinned packages the image lacks)
 #   input/params/   params.json (the notebook's parameters)
 #   input/data/     the MSL data set
-# Output: output/<notebook>.ipynb (the executed copy) and whatever the notebook writes into its
-# output_dir (metrics.json, figures/, predictions.npz); SageMaker uploads output/ to S3.
+# Output: output/<notebook>.ipynb (the executed copy), output/run.log (Papermill's log) and
+# whatever the notebook writes into its output_dir (metrics.json, figures/, predictions.npz);
+# SageMaker uploads output/ to S3 as files are written (continuous mode).
 #
 # The job fails when the notebook fails: any error exits non-zero, and the reason goes to
 # /opt/ml/output/message, which SageMaker reports as the job's ExitMessage.
@@ -28,9 +29,20 @@ kernel="${STUDY_KERNEL:-python3}"
 python="${STUDY_PYTHON:-python3}"
 message_file="${STUDY_MESSAGE_FILE:-$(dirname "$base")/output/message}"
 
-message() {  # the job's ExitMessage (first 1 KB; UTF-8); never fails the script itself
+# The job's ExitMessage: SageMaker keeps 1 KB of it and fails the job with a ClientError, hiding
+# the reason, if the text is not valid UTF-8, so it is cut between characters, never inside one.
+# Never fails the script itself; without Python, only its ASCII characters are kept.
+message() {
   mkdir -p "$(dirname "$message_file")" 2>/dev/null || true
-  printf '%s\n' "$1" | head -c 1000 >"$message_file" 2>/dev/null || true
+  printf '%s\n' "$1" | PYTHONIOENCODING=utf-8 "$python" -c '
+import sys
+text = sys.stdin.buffer.read().decode("utf-8", "replace")
+sys.stdout.buffer.write(text.encode("utf-8")[:1000].decode("utf-8", "ignore").encode("utf-8"))
+' >"$message_file" 2>/dev/null || {
+    local ascii
+    ascii="$(printf '%s' "$1" | LC_ALL=C tr -cd '\11\12\15\40-\176')"
+    printf '%s\n' "${ascii:0:1000}" >"$message_file" 2>/dev/null || true
+  }
   echo "entrypoint: $1" >&2
 }
 trap 'message "entrypoint failed (exit $?) at line $LINENO: $BASH_COMMAND"' ERR
@@ -59,13 +71,15 @@ fi
 executed="$out/$notebook"
 echo "entrypoint: papermill $notebook -> $executed (kernel $kernel)"
 status=0
+# The full log also goes into the output as run.log, beside the executed notebook, as a local
+# run leaves it; the output is uploaded continuously, so it reaches S3 when the job fails too.
 "$python" -m papermill "$code/$notebook" "$executed" \
   -f "$params" -r data_dir "$data" -r output_dir "$out" \
-  -k "$kernel" --cwd "$work" --log-output --no-progress-bar || status=$?
+  -k "$kernel" --cwd "$work" --log-output --no-progress-bar 2>&1 | tee "$out/run.log" || status=$?
 
 if ((status != 0)); then
   # The first error the executed notebook recorded, for the job's ExitMessage.
-  reason="$("$python" - "$executed" <<'PY' || true
+  reason="$(PYTHONIOENCODING=utf-8 "$python" - "$executed" <<'PY' || true
 import json
 import sys
 

@@ -1,0 +1,140 @@
+"""The one owner of a run folder's lifecycle, whichever backend computed the run:
+
+    begin()     .<run>.partial/ is created empty; the backend fills it (notebook, metrics, log)
+    complete()  the results are checked, notebook.html and run.json written (run.json last),
+                and the folder is renamed into place as <run>/; an old <run>.failed/ goes
+    fail()      what the run left is kept as <run>.failed/ (replacing an older one); <run>/,
+                if any, stays as it was
+    share()     a run with the same inputs as another gets a relabelled copy of its folder
+
+Every step is a rename or a write to a temporary name, so <run>/ is always complete, old or new.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+from analysis.provenance import now, write_json
+from runner import layout
+from runner.plan import Run
+
+
+class RunFailed(Exception):
+    """A run failed: its notebook raised, its job failed, or it wrote no metrics.json. The
+    message names the run and says why; the runner reports it and goes on or stops."""
+
+
+def swap_into_place(src: Path, dst: Path) -> None:
+    """Replace dst by src with renames only, so dst is always complete (old or new)."""
+    old = dst.with_name(f".{dst.name}.old")
+    shutil.rmtree(old, ignore_errors=True)
+    if dst.exists():
+        dst.rename(old)
+    src.rename(dst)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def clean_partials(profile: str) -> None:
+    """Folders left by an interrupted run are discarded; the run restarts cleanly."""
+    for stale in layout.partials(profile):
+        shutil.rmtree(stale, ignore_errors=True)
+
+
+def to_html(notebook: Path, out: Path) -> None:
+    """The executed notebook as a standalone page beside its figures: no scripts or fonts
+    from other hosts, and figure links relative to the run folder."""
+    import nbformat
+    from nbconvert import HTMLExporter
+
+    nb = nbformat.read(notebook, as_version=4)
+    # The notebook showed its figures under its output_dir, the temporary .partial folder
+    # that has since been renamed: point them at figures/ beside this page instead.
+    out_dir = nb.metadata.get("papermill", {}).get("parameters", {}).get("output_dir")
+    if out_dir:
+        prefix = str(out_dir).rstrip("/") + "/"
+        for cell in nb.cells:
+            for output in cell.get("outputs", []):
+                text = output.get("data", {}).get("text/markdown")
+                if text:
+                    output["data"]["text/markdown"] = text.replace(f"]({prefix}", "](")
+    exporter = HTMLExporter(template_name="lab")
+    exporter.exclude_input_prompt = True
+    exporter.exclude_output_prompt = True
+    exporter.mathjax_url = ""
+    exporter.require_js_url = ""
+    exporter.widget_renderer_url = ""
+    exporter.mermaid_js_url = ""
+    exporter.mermaid_layout_elk_js_url = ""
+    body, _ = exporter.from_notebook_node(nb)
+    out.write_text(body, encoding="utf-8")
+
+
+def finish(run: Run, folder: Path, fingerprint: str, seconds: float) -> None:
+    """Check the notebook delivered its metrics, then record the run as complete."""
+    executed = folder / f"{run.notebook}.ipynb"
+    if not (folder / "metrics.json").exists():
+        raise RunFailed(f"run {run.name!r} finished without writing metrics.json")
+    to_html(executed, folder / "notebook.html")
+    write_json(
+        folder / layout.RUN_RECORD,
+        {
+            "run": run.name,
+            "fingerprint": fingerprint,
+            "notebook": run.notebook,
+            "params": run.params,
+            "seconds": round(seconds, 1),
+            "finished": now(),
+        },
+    )
+
+
+class RunFolder:
+    """results/<profile>/<run> and its temporary and failed siblings (see the module doc)."""
+
+    def __init__(self, run: Run):
+        self.run = run
+        self.final = layout.run_dir(run.profile, run.name)
+        self.partial = layout.partial_dir(run.profile, run.name)
+        self.failed = layout.failed_dir(run.profile, run.name)
+
+    @property
+    def log(self) -> Path:
+        return self.partial / layout.RUN_LOG
+
+    def begin(self) -> Path:
+        shutil.rmtree(self.partial, ignore_errors=True)
+        self.partial.mkdir(parents=True)
+        return self.partial
+
+    def complete(self, fingerprint: str, seconds: float) -> Path:
+        finish(self.run, self.partial, fingerprint, seconds)
+        swap_into_place(self.partial, self.final)
+        shutil.rmtree(self.failed, ignore_errors=True)
+        return self.final
+
+    def fail(self) -> Path | None:
+        """Keep what the run left as <run>.failed/; None when it left nothing."""
+        if not self.partial.exists() or not any(self.partial.iterdir()):
+            shutil.rmtree(self.partial, ignore_errors=True)
+            return None
+        swap_into_place(self.partial, self.failed)
+        return self.failed
+
+    def discard(self) -> None:
+        shutil.rmtree(self.partial, ignore_errors=True)
+
+    def share(self, source: Run, fingerprint: str) -> Path:
+        """A copy of `source`'s complete folder, relabelled as this run's."""
+        self.discard()
+        shutil.copytree(layout.run_dir(source.profile, source.name), self.partial)
+        metrics = json.loads((self.partial / "metrics.json").read_text())
+        metrics["run"] = self.run.name
+        metrics["same_computation_as"] = source.name
+        write_json(self.partial / "metrics.json", metrics)
+        record = json.loads((self.partial / layout.RUN_RECORD).read_text())
+        record.update(run=self.run.name, same_computation_as=source.name, fingerprint=fingerprint)
+        write_json(self.partial / layout.RUN_RECORD, record)
+        swap_into_place(self.partial, self.final)
+        return self.final

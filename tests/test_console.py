@@ -1,0 +1,147 @@
+"""The quiet console: one live line per run from the notebook's own output, the full log in the
+run folder, and the layout and lifecycle every backend shares."""
+
+from __future__ import annotations
+
+import importlib.util
+import io
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from analysis import paths
+from runner import compare, layout, lifecycle, render
+from runner.console import Console, RunProgress
+from runner.plan import Run
+
+# What Keras' fit(verbose=2) and Papermill print, as the runner's log handler receives it.
+KERAS = [
+    "Executing Cell 10---------------------------------------",
+    "--- seed 0 ---\n",
+    "Epoch 1/3\n",
+    "117/117 - 25s - 214ms/step - accuracy: 0.41 - loss: 1.9 - val_accuracy: 0.3125 - "
+    "val_loss: 2.2\n",
+    "Epoch 2/3\n117/117 - 20s - 170ms/step - accuracy: 0.52 - loss: 1.5 - ",
+    "val_accuracy: 0.5200 - val_loss: 1.8\n",
+]
+
+
+def test_progress_reads_epochs_metric_and_eta_from_the_stream():
+    progress = RunProgress("quick/cnn", epochs=3, seeds=2, cells=15)
+    progress.feed(KERAS[0] + "\n")
+    assert progress.render().startswith("quick/cnn  cell 10/15  ")
+    for chunk in KERAS[1:]:
+        progress.feed(chunk)
+    line = progress.render()
+    assert re.fullmatch(r"quick/cnn  epoch 2/6  val_accuracy 0\.520  \dm\d\ds  ETA \dm\d\ds", line)
+    assert progress.summary() == "2 epochs"
+    # Early stopping in seed 0 after 2 epochs: seed 1 has 3 to go, not 4.
+    progress.feed("--- seed 1 ---\nEpoch 1/3\n")
+    assert progress.total == 5
+
+
+def test_console_rewrites_one_line_on_a_terminal_and_prints_little_elsewhere():
+    progress = RunProgress("smoke/cnn", epochs=3)
+    tty = io.StringIO()
+    console = Console(tty, tty=True)
+    console.live(progress)
+    for chunk in KERAS[2:]:
+        progress.feed(chunk)
+        console.refresh()
+    console.say("done: smoke/cnn")
+    console.close()
+    text = tty.getvalue()
+    assert "\r\x1b[K" in text and "epoch 2/3" in text and text.count("\n") == 1
+
+    pipe = io.StringIO()
+    console = Console(pipe, tty=False, interval=3600)
+    console.live(progress)
+    for _ in range(50):
+        console.refresh()
+    console.say("done: smoke/cnn")
+    console.close()
+    assert pipe.getvalue() == "done: smoke/cnn\n"
+
+
+def test_results_layout_is_shared():
+    """The runner, the renderer, the summary and the MkDocs hook agree on the layout."""
+    assert [layout.is_run_folder(Path(n)) for n in ("cnn", ".cnn.partial", "cnn.failed")] == [
+        True,
+        False,
+        False,
+    ]
+    assert not layout.is_run_folder(Path(layout.STUDY_DIR))
+    assert compare.SUMMARY_DIR == layout.STUDY_DIR
+    assert render.PUBLISHED is layout.PUBLISHED
+    spec = importlib.util.spec_from_file_location("hook", paths.ROOT / "hooks" / "results.py")
+    hook = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(hook)
+    assert hook.PUBLISHED is layout.PUBLISHED and hook.published_folders is layout.published_folders
+
+
+def _run(tmp_path) -> Run:
+    notebook = tmp_path / "nb.ipynb"
+    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("1")]), notebook)
+    return Run("r", notebook, "R", "", "lifecycle", {})
+
+
+def test_lifecycle_partial_then_complete_or_failed(tmp_path):
+    run = _run(tmp_path)
+    folder = lifecycle.RunFolder(run)
+    (folder.begin() / "nb.ipynb").write_bytes(run.notebook_path.read_bytes())
+    with pytest.raises(lifecycle.RunFailed, match="without writing metrics.json"):
+        folder.complete("fp", 1.0)
+    assert folder.fail() == folder.failed and (folder.failed / "nb.ipynb").exists()
+    assert not folder.partial.exists() and not folder.final.exists()
+
+    partial = folder.begin()
+    (partial / "nb.ipynb").write_bytes(run.notebook_path.read_bytes())
+    (partial / "metrics.json").write_text("{}")
+    assert folder.complete("fp", 1.0) == folder.final
+    assert (folder.final / "run.json").exists() and (folder.final / "notebook.html").exists()
+    assert not folder.failed.exists() and not folder.partial.exists()
+
+    folder.begin()  # a failure that left nothing: no .failed folder, the result stays
+    assert folder.fail() is None and (folder.final / "run.json").exists()
+
+
+@pytest.mark.e2e
+def test_smoke_runs_print_a_few_lines_and_log_in_the_run_folder(real_data, tmp_path):
+    results = tmp_path / "results"
+    env = {**os.environ, "RESULTS_DIR": str(results)}
+    cmd = [sys.executable, "-m", "runner", "run", "eda", "baseline", "--profile", "smoke"]
+    proc = subprocess.run(
+        [*cmd, "--data-dir", str(real_data)],
+        cwd=paths.ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    lines = (proc.stdout + proc.stderr).splitlines()
+    # Per run a start and a done line; then the table (header, rule, 2 rows) and the summary.
+    assert len(lines) <= 2 * 2 + 4 + 1, lines
+    noise = ("Executing Cell", "NodeDef", "over TCP", "absl", "oneDNN", "Epoch", "%|")
+    assert not [line for line in lines if any(n in line for n in noise)], lines
+    assert re.search(
+        r"^done: smoke/baseline in \d+ s \(1 epoch\), val accuracy 0\.\d{3}$", proc.stdout, re.M
+    )
+    for run in ("eda", "baseline"):
+        log = (results / "smoke" / run / layout.RUN_LOG).read_text()
+        assert "Executing Cell 1-" in log
+    assert "val_accuracy" in (results / "smoke" / "baseline" / layout.RUN_LOG).read_text()
+
+    # -v: the full stream again.
+    verbose = subprocess.run(
+        [*cmd[:4], "eda", "--profile", "smoke", "--force", "-v", "--data-dir", str(real_data)],
+        cwd=paths.ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert verbose.returncode == 0 and "Executing Cell 1-" in verbose.stdout + verbose.stderr
