@@ -199,6 +199,8 @@ def _dispatch(args) -> int:
         if outcome.failed:
             print("\n".join(f"error: {m}" for m in outcome.messages), file=sys.stderr)
             return 1
+        if outcome.skipped and not (outcome.executed or outcome.copied):
+            print(execute.recompute_hint(plan, outcome.skipped))
         return 0
 
     if args.command == "render":

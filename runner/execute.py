@@ -201,3 +201,26 @@ def _finish(task: Task, backend: Backend, say, out: Outcome) -> bool:
 
 def summary_table(out: Outcome) -> str:
     return table(out.rows, ["run", "result", "time", "detail", "val acc"])
+
+
+def recompute_hint(plan: Plan, names: list[str]) -> str:
+    """What it would take to recompute up-to-date runs: the flag, and the time their recorded
+    runs took (run.json), on the machines that ran them."""
+    seconds, machines = 0.0, set()
+    for name in names:
+        try:
+            record = json.loads(
+                (layout.run_dir(plan.profile, name) / layout.RUN_RECORD).read_text()
+            )
+            metrics = json.loads((layout.run_dir(plan.profile, name) / "metrics.json").read_text())
+        except (OSError, ValueError):
+            continue
+        if not record.get("same_computation_as"):
+            seconds += record.get("seconds", 0.0)
+            machines.add(metrics.get("provenance", {}).get("machine", "unknown machine"))
+    took = f"{seconds / 3600:.1f} h" if seconds >= 7200 else f"{seconds / 60:.0f} min"
+    return (
+        f"every selected run is up to date; to recompute them: make all ARGS=--force "
+        f"PROFILE={plan.profile} (they took {took} on "
+        f"{'; '.join(sorted(machines)) or 'an unrecorded machine'})"
+    )
