@@ -148,3 +148,10 @@ def test_a_run_without_probabilities_is_named(tmp_path, real_data):
     np.savez(run / "predictions.npz", files=np.array(["a"]), y_true=[0], y_pred=[[0]], seeds=[0])
     with pytest.raises(gallery.GalleryError, match=r"old/predictions.npz: no test_probabilities"):
         gallery.render(run, tmp_path / "out", real_data)
+
+
+def test_the_page_without_a_gallery_says_pending():
+    text = (
+        render.environment().get_template("predictions.md.j2").render(gallery=None, figure_dir="")
+    )
+    assert text.startswith("# Predictions") and "Pending" in text and "![" not in text
