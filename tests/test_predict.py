@@ -17,6 +17,7 @@ import pytest
 from analysis import experiment, paths
 from runner import export, predict
 from runner.__main__ import main
+from runner.plan import load
 
 
 @pytest.fixture(scope="module")
@@ -54,7 +55,7 @@ def test_model_json_and_the_published_default(artifact, smoke):
     assert len(artifact.class_ids) == len(artifact.class_names) == 24
     metrics = json.loads((artifact.folder / "metrics.json").read_text())
     assert metrics["artifact"] == artifact.info
-    assert predict.published_profile() == "standard"  # plan.yaml: published: standard
+    assert predict.published_profile() == load(paths.PLAN_FILE, "smoke").published
 
 
 def test_loading_the_model_reproduces_the_runs_test_predictions(artifact, recorded, real_data):
