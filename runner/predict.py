@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -103,6 +104,9 @@ class Artifact:
 
 def find(run: str = DEFAULT_RUN, profile: str | None = None) -> Artifact:
     profile = profile or published_profile()
+    for flag, value in (("--run", run), ("--profile", profile)):
+        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_-]*", value):  # a folder name, no path
+            raise ArtifactError(f"{flag} {value!r}: not a run or profile name")
     folder = paths.results_dir() / profile / run
     model_json = folder / "model.json"
     if not (folder / "model.keras").exists():
@@ -112,9 +116,11 @@ def find(run: str = DEFAULT_RUN, profile: str | None = None) -> Artifact:
         )
     try:
         info = json.loads(model_json.read_text())
-        info["class_ids"], info["class_names"], info["image_size"]  # noqa: B018 (required)
-    except (OSError, ValueError, KeyError) as exc:
-        raise ArtifactError(f"{model_json}: missing or incomplete ({exc!r})") from None
+    except (OSError, ValueError) as exc:
+        raise ArtifactError(f"{model_json}: cannot read what the model expects ({exc})") from None
+    missing = [k for k in ("class_ids", "class_names", "image_size") if k not in info]
+    if missing:
+        raise ArtifactError(f"{model_json}: incomplete, no {', '.join(missing)}")
     return Artifact(folder, profile, run, info)
 
 

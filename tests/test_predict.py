@@ -153,6 +153,8 @@ def test_a_run_without_an_artifact_is_bad_input(artifact, test_slice, capsys, mo
         f"error: {model}: run 'eda' of profile 'smoke' has no model artifact; train it with "
         "`make run RUN=eda PROFILE=smoke` (every model run saves one)"
     ]
+    assert main(["predict", str(test_slice), "--run", "../smoke/cnn", "--profile", "smoke"]) == 2
+    assert "not a run or profile name" in capsys.readouterr().err
 
 
 def test_savedmodel_export_serves_the_same_probabilities(artifact, real_data, recorded, tmp_path):
