@@ -444,16 +444,25 @@ def deploy_command(args) -> int:
         or serving_image(settings.region, args.instance_type)
     )
     api = Endpoints(settings.region, poll_s=settings.poll_s)
-    out = api.deploy(
-        artifact,
-        settings,
-        image,
-        instance_type=args.instance_type,
-        memory_mb=args.memory_mb,
-        max_concurrency=args.max_concurrency,
-        wait_s=60 * args.wait_minutes,
-        name=args.endpoint,
-    )
+    try:
+        out = api.deploy(
+            artifact,
+            settings,
+            image,
+            instance_type=args.instance_type,
+            memory_mb=args.memory_mb,
+            max_concurrency=args.max_concurrency,
+            wait_s=60 * args.wait_minutes,
+            name=args.endpoint,
+        )
+    except KeyboardInterrupt:
+        # What was created keeps running (and, on an instance, costing): say how to see it.
+        print(
+            "\ninterrupted: whatever was created is still there; `python -m runner endpoints` "
+            "lists it, `python -m runner undeploy` removes it",
+            file=sys.stderr,
+        )
+        return 3
     print(
         f"deployed {artifact.profile}/{artifact.run} as endpoint {out['endpoint']} "
         f"({out['serving']}) in {settings.region}\n"
