@@ -91,9 +91,10 @@ def test_predict_on_the_held_in_slice_matches_the_run(
 
 def test_make_predict_prints_one_line_per_image(artifact, recorded, test_slice):
     env = {**os.environ, "RESULTS_DIR": str(artifact.folder.parents[1])}
-    env.pop("PROFILE", None)
+    for var in ("PROFILE", "MAKEFLAGS", "MFLAGS", "MAKELEVEL"):  # not `make test`'s variables
+        env.pop(var, None)
     done = subprocess.run(
-        ["make", "-s", "predict", f"IMAGES={test_slice}", "PROFILE=smoke"],
+        ["make", "-s", "predict", f"IMAGES={test_slice}", "PROFILE=smoke", "ARGS="],
         cwd=paths.ROOT,
         env=env,
         capture_output=True,
