@@ -8,6 +8,7 @@ BACKEND ?= local
 RUN ?=
 ARGS ?=
 SKIP_BAD ?=
+IMAGES ?=
 DATAFLAGS := $(if $(SKIP_BAD),--skip-bad-entries)
 export DATA_DIR PROFILE BACKEND
 export NO_MKDOCS_2_WARNING := 1
@@ -19,7 +20,7 @@ RUNNER := $(PY) -m runner
 SITE_INPUTS := $(shell find report templates hooks -type f 2>/dev/null) mkdocs.yml \
                $(shell find results/$(PROFILE) -name run.json -o -name summary.json 2>/dev/null)
 
-.PHONY: help venv data check run results pages site all serve dist browser test bench lint format status clean
+.PHONY: help venv data check run results pages site all serve dist browser test bench lint format status clean predict
 
 help: ## list the targets and the variables they take
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-9s %s\n", $$1, $$2}'
@@ -27,6 +28,7 @@ help: ## list the targets and the variables they take
 	@echo "           RUN=<run name>  BACKEND=$(BACKEND) (local|sagemaker)  ARGS=<runner flags>"
 	@echo "           SKIP_BAD=1 (skip malformed split-list lines, listed on the EDA page)"
 	@echo "           ARGS=-v (the full notebook log on the console)  DATA_URL=<mirror of the archive>"
+	@echo "           IMAGES=<image files or folders> (make predict)"
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -65,6 +67,11 @@ dist: site/index.html ## zip the site of the pages last rendered into dist/site.
 
 serve: $(STAMP) ## serve the report at http://127.0.0.1:8000
 	$(VENV)/bin/mkdocs serve
+
+# The plan's published profile unless PROFILE is given on the command line or environment.
+predict: $(STAMP) ## top-3 classes per image from a saved model: make predict IMAGES=<files/folders> [RUN=cnn]
+	@test -n "$(IMAGES)" || { echo "usage: make predict IMAGES=<image files or folders> [RUN=cnn] [PROFILE=...] [ARGS=--json]"; exit 2; }
+	$(RUNNER) predict $(IMAGES) --run $(or $(RUN),cnn) $(if $(filter command line environment,$(origin PROFILE)),--profile $(PROFILE)) $(ARGS)
 
 status: $(STAMP) ## which runs of PROFILE are up to date
 	$(RUNNER) status --profile $(PROFILE)

@@ -97,6 +97,12 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("status", help="list runs and whether each is up to date")
     _common(p)
 
+    # Serving the trained models: predict, deploy, invoke, undeploy, endpoints (issue 12).
+    from runner import predict, serve
+
+    predict.add_parser(sub)
+    serve.add_parsers(sub)
+
     args = parser.parse_args(argv)
     execute.install_signal_handlers()
     from runner.plan import PlanError
@@ -112,6 +118,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _dispatch(args) -> int:
+    if getattr(args, "handler", None):  # the commands of runner/predict.py and runner/serve.py
+        return args.handler(args)
     from runner.plan import PlanError, load
 
     data_dir = paths.data_dir(getattr(args, "data_dir", None))
