@@ -49,7 +49,7 @@ def inputs_hash(profile_dir: Path, reference: str, baseline: str, groups: dict) 
     """The study code, the plan's roles and groups, the scout rows and every run's recorded
     fingerprint: unchanged means the summary is up to date."""
     h = hashlib.sha256(Path(__file__).read_bytes())
-    for module in ("study.py", "study_figures.py", "evaluate.py"):
+    for module in ("study.py", "study_figures.py", "evaluate.py", "gallery.py"):
         h.update((paths.ROOT / "analysis" / module).read_bytes())
     h.update(json.dumps([reference, baseline, groups], sort_keys=True).encode())
     for f in sorted(SCOUT_DIR.glob("*.jsonl")):
@@ -67,7 +67,9 @@ def is_current(profile_dir: Path, reference: str, baseline: str, groups: dict) -
     return summary.get("inputs") == inputs_hash(profile_dir, reference, baseline, groups)
 
 
-def summarize(profile_dir: Path, reference: str, baseline: str, groups: dict) -> dict:
+def summarize(
+    profile_dir: Path, reference: str, baseline: str, groups: dict, data_dir=None
+) -> dict:
     """The findings (analysis.study) and the study's figures for one profile's results."""
     # SciPy and Matplotlib load here, not at import: a no-op `make all` never gets this far.
     from analysis import study, study_figures
@@ -87,6 +89,7 @@ def summarize(profile_dir: Path, reference: str, baseline: str, groups: dict) ->
         "findings": found,
         "scout": scout,
         "scout_decisions": study.scout_decisions(scout),
+        "predictions": predictions_gallery(profile_dir / reference, fig_dir, data_dir),
         "figures": {
             k: str(Path(p).relative_to(profile_dir / SUMMARY_DIR)) for k, p in figs.items()
         },
@@ -97,11 +100,31 @@ def summarize(profile_dir: Path, reference: str, baseline: str, groups: dict) ->
     return summary
 
 
-def refresh(profile_dir: Path, plan) -> dict | None:
+def predictions_gallery(run_dir: Path, fig_dir: Path, data_dir) -> dict | None:
+    """The reference run's predictions gallery (analysis.gallery), drawn into the study's
+    figures; None while the run has no test probabilities (the page says it is pending)."""
+    if not (run_dir / "predictions.npz").exists():
+        return None
+    from analysis import gallery
+
+    try:
+        return gallery.render(run_dir, fig_dir, paths.data_dir(data_dir))
+    except gallery.GalleryError:
+        return None
+
+
+def read_summary(profile_dir: Path) -> dict | None:
+    try:
+        return json.loads((profile_dir / SUMMARY_DIR / "summary.json").read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def refresh(profile_dir: Path, plan, data_dir=None) -> dict | None:
     """Recompute the summary when its inputs changed; None when the profile has no results."""
     if not profile_dir.is_dir():
         return None
     groups = {name: r.group for name, r in plan.runs.items()}
     if not is_current(profile_dir, plan.reference, plan.baseline, groups):
-        return summarize(profile_dir, plan.reference, plan.baseline, groups)
+        return summarize(profile_dir, plan.reference, plan.baseline, groups, data_dir)
     return json.loads((profile_dir / SUMMARY_DIR / "summary.json").read_text())

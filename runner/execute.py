@@ -129,7 +129,7 @@ def run_plan(
                 "skip_bad_entries": skip_bad_entries,
             }
             _run_tasks(tasks, backend, injected, keep_going, say, out)
-        compare.refresh(layout.profile_dir(plan.profile), plan)
+        compare.refresh(layout.profile_dir(plan.profile), plan, data_dir)
     finally:
         lk.release()
     return out

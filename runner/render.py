@@ -62,7 +62,7 @@ def environment() -> Environment:
     return env
 
 
-def context(plan: Plan, results: Path, allow_failed: bool) -> dict:
+def context(plan: Plan, results: Path, allow_failed: bool, refresh: bool = True) -> dict:
     found = load_runs(results)
     runs = {n: found[n] for n in plan.runs if n in found}  # plan order
     pending = [n for n in plan.runs if n not in runs]
@@ -79,7 +79,12 @@ def context(plan: Plan, results: Path, allow_failed: bool) -> dict:
             f"PROFILE={plan.profile}` first"
         )
     # Pending runs are listed on every page; the findings that need them are left out.
-    summary = compare.refresh(results, plan) or {"findings": {}, "figures": {}, "scout": {}}
+    # `refresh=False` reads the summary as it is (the staleness test checks it separately).
+    summary = (compare.refresh(results, plan) if refresh else compare.read_summary(results)) or {
+        "findings": {},
+        "figures": {},
+        "scout": {},
+    }
     info = {
         name: {"title": r.title, "group": r.group, "notebook": r.notebook}
         for name, r in plan.runs.items()
@@ -159,6 +164,10 @@ def pages(ctx: dict) -> dict[str, tuple[str, dict]]:
         "runs/index.md": ("runs.md.j2", {}),
         "performance.md": ("performance.md.j2", {}),
         "dataset.md": ("dataset.md.j2", {"m": ctx["eda"]}),
+        "predictions.md": (
+            "predictions.md.j2",
+            {"gallery": ctx["summary"].get("predictions"), "figure_dir": "study/figures/"},
+        ),
     }
     for name, m in ctx["models"].items():
         out[f"runs/{name}.md"] = ("run.md.j2", {"name": name, "m": m})
@@ -170,9 +179,10 @@ def render(
     report_dir: Path = paths.REPORT_DIR,
     allow_failed: bool = False,
     results: Path | None = None,
+    refresh: bool = True,
 ) -> list[Path]:
     results = results or paths.results_dir() / plan.profile
-    ctx = context(plan, results, allow_failed)
+    ctx = context(plan, results, allow_failed, refresh)
     env = environment()
     written = []
     wanted = pages(ctx)
@@ -189,7 +199,7 @@ def render(
     }
     _write_if_changed(report_dir / PUBLISHED, json.dumps(published, indent=2) + "\n")
     if plan.profile == plan.published and report_dir == paths.REPORT_DIR:
-        written.append(update_readme(readme_block(plan, results)))
+        written.append(update_readme(readme_block(plan, results, refresh)))
     return written
 
 
@@ -197,9 +207,9 @@ README_START = "<!-- headline: rendered by `make pages`, do not edit -->"
 README_END = "<!-- /headline -->"
 
 
-def readme_block(plan: Plan, results: Path) -> str:
+def readme_block(plan: Plan, results: Path, refresh: bool = True) -> str:
     """The README's headline: the published profile's table and two figures."""
-    ctx = context(plan, results, allow_failed=True)
+    ctx = context(plan, results, allow_failed=True, refresh=refresh)
     return environment().get_template("readme.md.j2").render(**ctx).strip() + "\n"
 
 

@@ -104,7 +104,10 @@ def test_model_metrics_follow_the_contract(smoke, real_data):
             assert np.mean(per_seed) == pytest.approx(t["accuracy"])
             probs = z["test_probabilities"].astype(float)
             assert np.allclose(probs.sum(axis=-1), 1, atol=1e-2)
-            assert (z["class_ids"][probs[0].argmax(1)] == z["y_pred"][0]).all()
+            # The saved probabilities (float16) give each seed's answer its top probability.
+            rows = np.arange(len(probs[0]))
+            picked = np.searchsorted(z["class_ids"], z["y_pred"][0])
+            assert np.allclose(probs[0][rows, picked], probs[0].max(axis=1), atol=2e-3)
         # Per seed and in the mean: what the model did in inference mode beside what training
         # measured, and what ended each seed's training.
         for split in ("train", "val", "test"):

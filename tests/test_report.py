@@ -8,7 +8,7 @@ import shutil
 import pytest
 
 from analysis import paths
-from runner import render
+from runner import compare, render
 from runner.plan import load
 
 
@@ -21,7 +21,13 @@ def test_committed_pages_are_up_to_date(tmp_path):
     profile, results = published()
     if not results.exists():
         pytest.fail(f"report/ was rendered from {results}, which is not in the repository")
-    render.render(load(profile=profile), tmp_path, results=results)
+    plan = load(profile=profile)
+    groups = {n: r.group for n, r in plan.runs.items()}
+    assert compare.is_current(results, plan.reference, plan.baseline, groups), (
+        f"results/{profile}/_study/summary.json is out of date with the runs or the study code: "
+        f"run `make pages PROFILE={profile}` and commit it"
+    )
+    render.render(plan, tmp_path, results=results, refresh=False)
     generated = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*") if p.is_file())
     assert generated, "nothing rendered"
     stale = [
@@ -37,7 +43,7 @@ def test_committed_pages_are_up_to_date(tmp_path):
     readme = (paths.ROOT / "README.md").read_text()
     block = readme[readme.index(render.README_START) + len(render.README_START) :]
     assert block[: block.index(render.README_END)].strip() == (
-        render.readme_block(load(profile=profile), results).strip()
+        render.readme_block(plan, results, refresh=False).strip()
     ), "the README's headline is out of date: run `make pages` and commit README.md"
     committed_runs = {p.name for p in (paths.REPORT_DIR / "runs").glob("*.md")}
     assert committed_runs == {p.name for p in (tmp_path / "runs").glob("*.md")}
