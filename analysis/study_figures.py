@@ -32,7 +32,8 @@ def tradeoff(rows: list[dict], xkey: str, xlabel: str, path, baselines=None) -> 
     ax.set_xlabel(xlabel)
     ax.set_ylabel("test accuracy (mean ± std over seeds)")
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=7, loc="upper left")
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize=7, loc="upper left")
     return _save(fig, path)
 
 
@@ -59,7 +60,8 @@ def headline(rows: list[dict], runs: dict, path, baselines=None) -> Path:
     ax.set_xlim(0, 1)
     ax.set_xlabel("test accuracy (bar: mean over seeds; dots: seeds)")
     ax.grid(alpha=0.3, axis="x")
-    ax.legend(fontsize=7, loc="lower right")
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize=7, loc="lower right")
     return _save(fig, path)
 
 

@@ -380,8 +380,8 @@ def test_create_processing_job_request(aws, tiny_msl, smoke_plan):
         prefix + k
         for k in (
             "code/analysis.tar.gz",
-            "code/model.ipynb",
             "code/entrypoint.sh",
+            "code/model.ipynb",
             "code/requirements.txt",
             "params/params.json",
         )
