@@ -95,7 +95,10 @@ def run_plan(
     say = log if log is not None else print
     backend = backend or local.LocalBackend()
     selected = plan.select(names)
-    fingerprints = state.fingerprints(selected, data_dir, skip_bad_entries)
+    # Every run's fingerprint, not only the selected ones': a selected run whose computation
+    # another run of the plan already holds is copied from it, not computed again.
+    everyone = state.fingerprints(plan.runs.values(), data_dir, skip_bad_entries)
+    fingerprints = {r.name: everyone[r.name] for r in selected}
     groups: dict[str, list[Run]] = defaultdict(list)
     for r in selected:
         groups[fingerprints[r.name]].append(r)
@@ -107,11 +110,18 @@ def run_plan(
         tasks: list[Task] = []
         for fp, runs in groups.items():
             current = [r for r in runs if state.is_current(layout.run_dir(r.profile, r.name), fp)]
-            if current and not force:
+            source = current or [
+                r
+                for r in plan.runs.values()
+                if r not in runs
+                and everyone[r.name] == fp
+                and state.is_current(layout.run_dir(r.profile, r.name), fp)
+            ]
+            if source and not force:
                 out.skipped += [r.name for r in current]
                 for r in runs:
                     if r not in current:
-                        lifecycle.RunFolder(r).share(current[0], fp)
+                        lifecycle.RunFolder(r).share(source[0], fp)
                         out.copied.append(r.name)
                 continue
             tasks.append(Task(runs[0], fp, lifecycle.RunFolder(runs[0]), shared=runs[1:]))

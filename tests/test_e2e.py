@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -177,10 +178,15 @@ def test_site_builds_with_every_page_and_image(smoke, smoke_site):
 
 
 def test_second_run_executes_nothing(use_results, real_data):
-    plan, _, _ = use_results
+    plan, folder, _ = use_results
     outcome = execute.run_plan(plan, SMOKE_RUNS, real_data)
     assert outcome.executed == [] and outcome.copied == []
     assert sorted(outcome.skipped) == sorted(SMOKE_RUNS)
+    # A shared run asked for alone is copied from the run that holds its computation.
+    shutil.rmtree(folder / "kernel-3x3")
+    outcome = execute.run_plan(plan, ["kernel-3x3"], real_data)
+    assert (outcome.executed, outcome.copied) == ([], ["kernel-3x3"])
+    assert (folder / "kernel-3x3" / "metrics.json").exists()
 
 
 def _plan_with(tmp_path: Path, edit) -> Path:
