@@ -14,19 +14,17 @@ from runner.plan import load
 from tests.fakes import make_msl
 
 # The smoke profile's runs the tests execute: every code path of the plan (EDA, both model kinds,
-# a kernel experiment and its capacity control, a shared computation, the permutation controls,
-# a recipe variant of each kind) without the dozen recipe variants that add nothing new.
+# a kernel experiment, a shared computation, the permutation controls, a recipe variant) without
+# the runs that only change parameters (tests/test_study.py covers their findings).
 SMOKE_RUNS = [
     "eda",
     "baseline",
     "cnn",
     "kernel-3x3",
     "kernel-5x5",
-    "kernel-3x3-wide",
     "baseline-permuted",
     "cnn-permuted",
     "recipe-unweighted",
-    "baseline-lr-low",
 ]
 REAL_DATA = Path(os.environ.get("DATA_DIR") or paths.ROOT.parent / "shared" / "msl-images")
 

@@ -145,7 +145,7 @@ def test_summary_recomputes_from_the_saved_predictions(smoke):
     assert c["verdict"] == study.ONE_SEED  # smoke trains one seed: no verdict is claimed
     kernels = summary["findings"]["kernels"]
     assert "kernel-3x3" not in kernels["runs"]  # the same computation as the reference
-    assert kernels["capacity_controls"]["kernel-3x3-wide"]["matches"] == "kernel-5x5"
+    assert kernels["against_reference"]["kernel-5x5"]["mcnemar"][0]["seed"] == 0
 
 
 def test_site_builds_with_every_page_and_image(smoke, smoke_site):
