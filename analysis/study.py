@@ -256,6 +256,24 @@ def translation_finding(runs: dict, reference: str, baseline: str) -> dict:
     return out
 
 
+def _recipe_row(run: str, r: dict, change: str, model: str | None) -> dict:
+    """One line of the recipe table: a seed's val scores and how its training went."""
+    return {
+        "run": run,
+        "change": change,
+        "model": model,
+        "seed": r["seed"],
+        "val_macro_f1": r["val"]["macro_f1"],
+        "val_accuracy": r["val"]["accuracy"],
+        "val_balanced_accuracy": r["val"]["balanced_accuracy"],
+        "train_inference": r["train"]["accuracy"],
+        "train_during_training": r["train"].get("accuracy_during_training"),
+        "stop_reason": r["stop_reason"],
+        "plateaued": r["plateaued"],
+        "epochs": r["epochs_run"],
+    }
+
+
 def recipe_finding(runs: dict, reference: str, members: list[str]) -> dict:
     """The recipe search: each variant's val scores (one seed) beside the reference's seed of
     the same number; the variant val prefers. Test is not part of this table."""
@@ -263,45 +281,16 @@ def recipe_finding(runs: dict, reference: str, members: list[str]) -> dict:
         return {}
     ref = runs[reference]
     ref_seed = next((r for r in ref["per_seed"] if r["seed"] == 0), ref["per_seed"][0])
-    rows = [
-        {
-            "run": reference,
-            "change": "(the reference recipe)",
-            "seed": ref_seed["seed"],
-            "val_macro_f1": ref_seed["val"]["macro_f1"],
-            "val_accuracy": ref_seed["val"]["accuracy"],
-            "val_balanced_accuracy": ref_seed["val"]["balanced_accuracy"],
-            "train_inference": ref_seed["train"]["accuracy"],
-            "train_during_training": ref_seed["train"].get("accuracy_during_training"),
-            "stop_reason": ref_seed["stop_reason"],
-            "plateaued": ref_seed["plateaued"],
-            "epochs": ref_seed["epochs_run"],
-        }
-    ]
+    rows = [_recipe_row(reference, ref_seed, "(the reference recipe)", "cnn")]
     for name in members:
         m = runs.get(name)
         if not m or "per_seed" not in m:
             continue
-        r = m["per_seed"][0]
         changed = {
             k: v for k, v in m["params"].items() if ref["params"].get(k) != v and k != "seeds"
         }
-        rows.append(
-            {
-                "run": name,
-                "change": ", ".join(f"{k}={v}" for k, v in sorted(changed.items())),
-                "model": m["params"].get("model"),
-                "seed": r["seed"],
-                "val_macro_f1": r["val"]["macro_f1"],
-                "val_accuracy": r["val"]["accuracy"],
-                "val_balanced_accuracy": r["val"]["balanced_accuracy"],
-                "train_inference": r["train"]["accuracy"],
-                "train_during_training": r["train"].get("accuracy_during_training"),
-                "stop_reason": r["stop_reason"],
-                "plateaued": r["plateaued"],
-                "epochs": r["epochs_run"],
-            }
-        )
+        change = ", ".join(f"{k}={v}" for k, v in sorted(changed.items()))
+        rows.append(_recipe_row(name, m["per_seed"][0], change, m["params"].get("model")))
     cnn_rows = [r for r in rows if r.get("model", "cnn") == "cnn"]
     return {
         "rows": rows,

@@ -26,6 +26,8 @@ SMOKE_RUNS = [
     "cnn-permuted",
     "recipe-unweighted",
 ]
+pytest_plugins = ("tests.aws",)  # the AWS fixtures: moto server, loopback only
+
 REAL_DATA = Path(os.environ.get("DATA_DIR") or paths.ROOT.parent / "shared" / "msl-images")
 
 

@@ -13,12 +13,10 @@ from __future__ import annotations
 
 import io
 import json
-import logging
 import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tarfile
@@ -40,7 +38,7 @@ from runner.backend import Task
 from runner.plan import load
 from tests.fake_sagemaker import FakeSageMaker
 
-pytestmark = pytest.mark.sagemaker
+pytestmark = [pytest.mark.sagemaker, pytest.mark.usefixtures("loopback_only")]
 
 REGION = "us-east-1"
 BUCKET = "msl-study-test-bucket"
@@ -84,32 +82,6 @@ CNN_FIELDS = {
 
 
 # --- fixtures ---------------------------------------------------------------------------------
-
-
-@pytest.fixture(autouse=True)
-def _loopback_only(monkeypatch):
-    """Any connection to an address other than 127.0.0.1 fails the test."""
-    real_connect = socket.socket.connect
-
-    def connect(self, address):
-        if self.family in (socket.AF_INET, socket.AF_INET6) and address[0] != "127.0.0.1":
-            raise AssertionError(f"a test tried to connect to {address}")
-        return real_connect(self, address)
-
-    monkeypatch.setattr(socket.socket, "connect", connect)
-
-
-@pytest.fixture(scope="module")
-def moto_endpoint():
-    from moto.server import ThreadedMotoServer
-
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per request otherwise
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    assert host == "127.0.0.1"
-    yield f"http://127.0.0.1:{port}"
-    server.stop()
 
 
 @pytest.fixture

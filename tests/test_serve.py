@@ -12,11 +12,9 @@ from __future__ import annotations
 
 import io
 import json
-import logging
 import os
 import re
 import shutil
-import socket
 import tarfile
 import urllib.request
 from types import SimpleNamespace
@@ -29,7 +27,7 @@ from analysis.cache import PREPROCESSING, decode_image
 from runner import predict, serve
 from runner.__main__ import main
 
-pytestmark = pytest.mark.sagemaker
+pytestmark = [pytest.mark.sagemaker, pytest.mark.usefixtures("loopback_only")]
 
 REGION = "us-east-1"
 BUCKET = "msl-serve-test-bucket"
@@ -38,31 +36,6 @@ ROLE = "arn:aws:iam::123456789012:role/msl-study-serving"
 SIZE = 32
 CLASS_IDS = [*range(22), 23, 24]
 NAME = f"{PREFIX}-smoke-cnn"  # the endpoint's name: <prefix>-<profile>-<run>
-
-
-@pytest.fixture(autouse=True)
-def _loopback_only(monkeypatch):
-    real_connect = socket.socket.connect
-
-    def connect(self, address):
-        if self.family in (socket.AF_INET, socket.AF_INET6) and address[0] != "127.0.0.1":
-            raise AssertionError(f"a test tried to connect to {address}")
-        return real_connect(self, address)
-
-    monkeypatch.setattr(socket.socket, "connect", connect)
-
-
-@pytest.fixture(scope="module")
-def moto_endpoint():
-    from moto.server import ThreadedMotoServer
-
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    assert host == "127.0.0.1"
-    yield f"http://127.0.0.1:{port}"
-    server.stop()
 
 
 @pytest.fixture(scope="module")
