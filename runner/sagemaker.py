@@ -799,9 +799,11 @@ class SageMakerBackend:
             self._create_processing_job(job)
         except ClientError as exc:
             code = _code(exc)
-            if code == "ResourceLimitExceeded":
-                raise _Refused(True, _message(exc)) from None
-            if code in THROTTLING:
+            if code == "ResourceLimitExceeded" or code in THROTTLING:
+                # Refused, so never created: a stale entry would outlive an interrupt.
+                self.ledger.remove(job.name)
+                if code == "ResourceLimitExceeded":
+                    raise _Refused(True, _message(exc)) from None
                 raise _Refused(False, f"{code}: {_message(exc)}") from None
             if self._exists(job.name):  # a retried request that had already created it
                 pass

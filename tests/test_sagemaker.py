@@ -629,18 +629,20 @@ def test_invalid_numbers_are_bad_input(aws, tiny_msl, monkeypatch, capsys):
     assert not (paths.results_dir() / "smoke").exists()  # nothing ran, nothing was uploaded
 
 
-def test_interrupt_right_after_the_first_submit_stops_it(fake_sm, tiny_msl, smoke_plan):
-    fake_sm.duration = 60
-    backend = backend_for(tiny_msl)
-
-    def log(line: str) -> None:
-        if line.startswith("submitted:"):
-            raise KeyboardInterrupt  # Ctrl-C while the other jobs are still being submitted
-
-    with pytest.raises(KeyboardInterrupt):
-        execute.run_plan(smoke_plan, FIVE, tiny_msl, backend=backend, log=log)
+def test_ctrl_c_stops_the_submitted_job_and_submits_no_more(fake_sm, tiny_msl, tmp_path):
+    """A real SIGINT to a runner process holding one running job while the quota refuses the
+    next ones: the running job is stopped, nothing else is submitted, the ledger is empty."""
+    fake_sm.duration, fake_sm.limit = 60, 1
+    proc = start_runner(tmp_path, tiny_msl, *FIVE, max_jobs=4)
+    wait_for(lambda: fake_sm.created == ["eda"] and fake_sm.refused, "a refused submit", proc)
+    proc.send_signal(signal.SIGINT)  # Ctrl-C
+    proc.wait(timeout=60)
+    out = output_of(proc)
+    assert proc.returncode == 3, out
+    assert "interrupted" in out and "Traceback" not in out, out
     assert fake_sm.created == ["eda"]
-    assert fake_sm.stopped == [backend.jobs["eda"].name]
+    eda = [name for name, job in fake_sm.jobs.items() if job["run"] == "eda"]
+    assert fake_sm.stopped == eda
     assert sm.Ledger(layout.ledger_file("smoke")).load() == {}
 
 
