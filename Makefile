@@ -20,7 +20,7 @@ RUNNER := $(PY) -m runner
 SITE_INPUTS := $(shell find report templates hooks -type f 2>/dev/null) mkdocs.yml \
                $(shell find results/$(PROFILE) -name run.json -o -name summary.json 2>/dev/null)
 
-.PHONY: help venv data check run results pages site all serve dist browser test bench lint format status clean predict
+.PHONY: help venv data check run results pages site all serve dist browser test bench lint format status clean predict mutate
 
 help: ## list the targets and the variables they take
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-9s %s\n", $$1, $$2}'
@@ -89,6 +89,9 @@ test: $(STAMP) browser ## lint and run the test suite (installs what it needs)
 bench: $(STAMP) ## performance figures: training throughput, cache, no-op make (bench/results.json)
 	$(PY) -m bench.run $(ARGS)
 	$(PY) -m bench.layers
+
+mutate: $(STAMP) ## mutation testing of the statistics, model and study modules (score, survivors)
+	$(PY) -m tests.mutation_score $(ARGS)
 
 lint: $(STAMP) ## ruff check and format check
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
