@@ -184,3 +184,470 @@ def test_recipe_finding_reads_val_only_and_names_the_change():
     assert r["rows"][1]["change"] == "learning_rate=0.001"
     assert r["best_on_val"] == "cnn"  # a better test score does not matter
     assert "test" not in str(r["rows"])
+
+
+def test_seed_values_of_a_run_without_seeds_is_empty_and_pairs_nothing():
+    assert study.seed_values({}) == {}
+    out = study.paired({}, run([0.5], seeds=(0,)))
+    assert out["seeds"] == [] and out["a"] == [] and out["b"] == []
+    assert out["difference"] is None and out["difference_std"] is None
+    assert out["same_sign_all_seeds"] is False
+    assert out["p_value"] is None and out["verdict"] == study.ONE_SEED
+
+
+def test_paired_reports_what_it_paired_and_reads_the_named_split_and_metric():
+    a = run([0.50, 0.55, 0.52], val_f1=[0.7, 0.8, 0.9])
+    b = run([0.40, 0.41, 0.45], val_f1=[0.6, 0.6, 0.6], seeds=(2, 1, 0))
+    out = study.paired(a, b, "val", "macro_f1")
+    assert (out["split"], out["metric"]) == ("val", "macro_f1")
+    assert out["seeds"] == [0, 1, 2]
+    assert out["a"] == [0.7, 0.8, 0.9] and out["b"] == [0.6, 0.6, 0.6]
+    assert out["difference"] == pytest.approx(0.2)
+
+
+def test_paired_with_two_seeds_tests_them_one_seed_has_no_spread():
+    a, b = run([0.50, 0.60], seeds=(0, 1)), run([0.40, 0.45], seeds=(0, 1))
+    out = study.paired(a, b)
+    # diffs 0.10 and 0.15: t = 0.125 / (0.0354 / sqrt 2) = 5 on one degree of freedom, whose
+    # t distribution is Cauchy: p = 1 - 2 atan(t) / pi
+    assert out["difference_std"] == pytest.approx(np.sqrt(2) * 0.025)
+    assert out["p_value"] == pytest.approx(1 - 2 * np.arctan(5.0) / np.pi)
+    assert out["verdict"] == study.NO_DIFFERENCE  # p = 0.126: two seeds this close are not enough
+    assert out["same_sign_all_seeds"] is True
+    one = study.paired(run([0.5], seeds=(0,)), b)
+    assert one["difference_std"] is None and one["verdict"] == study.ONE_SEED
+
+
+def test_paired_same_sign_needs_every_seed_strictly_on_one_side():
+    def sign(a, b):
+        return study.paired(run(a), run(b))["same_sign_all_seeds"]
+
+    assert sign([0.5, 0.6, 0.7], [0.4, 0.5, 0.6]) is True  # all ahead, by less than 1
+    assert sign([0.4, 0.5, 0.6], [0.5, 0.6, 0.7]) is True  # all behind
+    assert sign([0.5, 0.6, 0.7], [0.5, 0.5, 0.6]) is False  # a tie on one seed
+    assert sign([0.5, 0.5, 0.6], [0.5, 0.6, 0.7]) is False
+
+
+def test_paired_without_spread_a_constant_gap_is_a_difference_and_no_gap_is_not():
+    # dyadic values: every seed's difference is exactly 0.25, the t statistic is undefined
+    out = study.paired(run([0.75, 0.5, 0.625]), run([0.5, 0.25, 0.375]))
+    assert out["difference_std"] == 0.0
+    assert out["p_value"] == 0.0 and out["verdict"] == study.DIFFERENCE
+    same = study.paired(run([0.75, 0.5, 0.625]), run([0.75, 0.5, 0.625]))
+    assert same["difference"] == 0.0 and same["same_sign_all_seeds"] is False
+    assert same["p_value"] == 1.0 and same["verdict"] == study.NO_DIFFERENCE
+
+
+def test_mcnemar_uses_only_the_seeds_both_runs_predicted_and_says_why_it_refuses():
+    y = [0, 1, 2, 3]
+    pa = predictions(y, [[0, 1, 2, 3], [0, 0, 0, 0]], seeds=(0, 1))
+    pb = predictions(y, [[0, 1, 2, 3], [0, 1, 0, 0]], seeds=(1, 2))
+    rows = study.mcnemar_per_seed(pa, pb)
+    assert [r["seed"] for r in rows] == [1]
+    # seed 1: a right on image 0 only, b on all four: only b right on 1, 2, 3
+    assert (rows[0]["only_a_correct"], rows[0]["only_b_correct"]) == (0, 3)
+    relabelled = predictions([0, 1, 2, 0], [[0, 1, 2, 3]], seeds=(1,))
+    with pytest.raises(
+        ValueError, match=r"^paired tests need the same test images in the same order$"
+    ):
+        study.mcnemar_per_seed(pa, relabelled)
+
+
+def test_compare_pairs_test_accuracy_macro_f1_and_val_macro_f1():
+    runs = {
+        "a": run([0.50, 0.55, 0.52], val_f1=[0.60, 0.62, 0.61]),
+        "b": run([0.40, 0.41, 0.45], val_f1=[0.50, 0.50, 0.50]),
+    }
+    c = study.compare("a", "b", runs, {})
+    assert (c["a"], c["b"]) == ("a", "b")
+    assert c["accuracy"]["metric"] == "accuracy"
+    assert c["accuracy"]["difference"] == pytest.approx(np.mean([0.10, 0.14, 0.07]))
+    assert c["verdict"] == c["accuracy"]["verdict"] == study.DIFFERENCE
+    # the record's test macro-F1 is half its accuracy: half the gap
+    assert (c["macro_f1"]["split"], c["macro_f1"]["metric"]) == ("test", "macro_f1")
+    assert c["macro_f1"]["difference"] == pytest.approx(np.mean([0.10, 0.14, 0.07]) / 2)
+    assert (c["val_macro_f1"]["split"], c["val_macro_f1"]["metric"]) == ("val", "macro_f1")
+    assert c["val_macro_f1"]["difference"] == pytest.approx(0.11)
+    assert c["mcnemar"] == []  # no predictions
+
+
+def test_compare_needs_both_runs_and_adds_mcnemar_only_with_both_predictions():
+    runs = {"a": run([0.5] * 3), "b": run([0.4] * 3)}
+    assert study.compare("a", "missing", runs, {}) is None
+    assert study.compare("missing", "b", runs, {}) is None
+    y = [0, 1, 2, 3]
+    pa = predictions(y, [[0, 1, 2, 3]] * 3)
+    pb = predictions(y, [[0, 1, 0, 0], [0, 1, 2, 0], [0, 1, 2, 3]])
+    assert study.compare("a", "b", runs, {"a": pa})["mcnemar"] == []
+    assert study.compare("a", "b", runs, {"b": pb})["mcnemar"] == []
+    m = study.compare("a", "b", runs, {"a": pa, "b": pb})["mcnemar"]
+    assert [r["seed"] for r in m] == [0, 1, 2]
+    # a is always right: only a right on what b missed, 2, 1 and 0 images; never only b
+    assert [(r["only_a_correct"], r["only_b_correct"]) for r in m] == [(2, 0), (1, 0), (0, 0)]
+    back = study.compare("b", "a", runs, {"a": pa, "b": pb})["mcnemar"]
+    assert [(r["only_a_correct"], r["only_b_correct"]) for r in back] == [(0, 2), (0, 1), (0, 0)]
+
+
+def test_differs_only_in_treats_missing_parameters_as_none():
+    assert study.differs_only_in({}, {}, set())
+    assert study.differs_only_in({}, {"params": {"seeds": [0]}}, {"seeds"})
+    assert not study.differs_only_in({"params": {"model": "cnn"}}, {}, {"seeds"})
+    assert not study.differs_only_in({}, {"params": {"model": "cnn"}}, set())
+
+
+def test_original_of_is_never_a_shuffled_run():
+    shuffled = {"permute_pixels": True}
+    runs = {"p1": run([0.3] * 3, params=shuffled), "p2": run([0.3] * 3, params=shuffled)}
+    assert study.original_of("p1", runs) is None
+    runs["cnn"] = run([0.6] * 3, params={"permute_pixels": False})
+    assert study.original_of("p1", runs) == "cnn"
+    assert study.original_of("cnn", {"cnn": runs["cnn"]}) is None  # not itself
+
+
+def test_summary_row_reads_every_column_from_the_record():
+    m = {
+        "seeds": [0, 1, 2],
+        "test": {"accuracy": 0.61, "accuracy_std": 0.02, "macro_f1": 0.41, "macro_f1_std": 0.03},
+        "val": {"accuracy": 0.70, "macro_f1": 0.55, "macro_f1_std": 0.04},
+        "model": {"parameters": 1234, "flops_per_image": 56789},
+        "timing": {"train_seconds": 321.0},
+        "training": {"stop_reason": ["schedule_end", "early_stop"], "converged": True},
+    }
+    assert study.summary_row("cnn", m) == {
+        "run": "cnn",
+        "seeds": 3,
+        "test_accuracy": 0.61,
+        "test_accuracy_std": 0.02,
+        "test_macro_f1": 0.41,
+        "test_macro_f1_std": 0.03,
+        "val_macro_f1": 0.55,
+        "val_macro_f1_std": 0.04,
+        "val_accuracy": 0.70,
+        "parameters": 1234,
+        "flops": 56789,
+        "train_seconds": 321.0,
+        "stop_reason": ["schedule_end", "early_stop"],
+        "converged": True,
+    }
+
+
+def test_summary_row_of_a_record_without_spread_or_training_notes():
+    m = {
+        "seeds": [0],
+        "test": {"accuracy": 0.5, "macro_f1": 0.4},
+        "val": {"accuracy": 0.6, "macro_f1": 0.3},
+        "model": {"parameters": 10, "flops_per_image": 100},
+        "timing": {"train_seconds": 1.0},
+    }
+    row = study.summary_row("one", m)
+    assert row["seeds"] == 1
+    assert row["test_accuracy_std"] == row["test_macro_f1_std"] == row["val_macro_f1_std"] == 0.0
+    assert row["stop_reason"] == [] and row["converged"] is None
+
+
+def kernel_runs():
+    """A reference, a 5×5 and a 7×7 run, and a 3×3 run with more filters (parameters 2000)."""
+    runs = {
+        "cnn": run([0.50, 0.52, 0.51], val_f1=[0.70, 0.71, 0.69], parameters=400),
+        "kernel-5x5": run([0.4] * 3, params={"kernel_sizes": [5] * 4}, parameters=1100),
+        "kernel-7x7": run([0.3] * 3, params={"kernel_sizes": [7] * 4}, parameters=2100),
+        "kernel-3x3-wide": run(
+            [0.55, 0.57, 0.56], params={"filters": [76]}, parameters=2000, val_f1=[0.7] * 3
+        ),
+    }
+    runs["kernel-7x7"]["model"]["flops_per_image"] = 12000  # the reference's: 4000
+    runs["kernel-7x7"]["timing"]["train_seconds"] = 6.0  # the reference's: 4.0
+    return runs
+
+
+def test_kernel_finding_costs_and_the_nearest_parameter_match():
+    runs = kernel_runs()
+    k = study.kernel_finding(runs, {}, "cnn", ["kernel-5x5", "kernel-7x7", "kernel-3x3-wide"])
+    assert sorted(k["rows"]) == ["cnn", "kernel-3x3-wide", "kernel-5x5", "kernel-7x7"]
+    assert k["rows"]["kernel-7x7"]["run"] == "kernel-7x7"
+    assert k["rows"]["cnn"]["parameters"] == 400
+    assert k["cost"]["kernel-7x7"] == {
+        "parameter_ratio": pytest.approx(2100 / 400),
+        "flops_ratio": pytest.approx(3.0),
+        "train_time_ratio": pytest.approx(1.5),
+    }
+    assert k["cost"]["cnn"] == {"parameter_ratio": 1.0, "flops_ratio": 1.0, "train_time_ratio": 1.0}
+    # 2000 parameters: 100 from the 7×7 run, 900 from the 5×5, 1600 from the reference
+    control = k["capacity_controls"]["kernel-3x3-wide"]
+    assert control["matches"] == "kernel-7x7"
+    assert control["parameter_ratio"] == pytest.approx(2000 / 2100)
+    assert control["comparison"]["accuracy"]["difference"] == pytest.approx(0.26)
+    assert list(k["capacity_controls"]) == ["kernel-3x3-wide"]
+
+
+def test_kernel_finding_on_a_tie_keeps_the_reference():
+    runs = kernel_runs()
+    k = study.kernel_finding(runs, {}, "cnn", ["kernel-3x3-wide"])  # both val macro-F1 0.70
+    assert k["runs"] == ["cnn", "kernel-3x3-wide"]
+    assert k["chosen_on_val"] == "cnn"
+    assert k["capacity_controls"] == {}  # no larger kernel to match
+
+
+def test_kernel_finding_without_the_reference_compares_nothing():
+    runs = kernel_runs()
+    del runs["cnn"]
+    k = study.kernel_finding(runs, {}, "cnn", ["kernel-5x5", "kernel-7x7", "kernel-3x3-wide"])
+    assert k["runs"] == ["kernel-5x5", "kernel-7x7", "kernel-3x3-wide"]
+    assert k["against_reference"] == {}
+    assert "cost" not in k
+    assert k["capacity_controls"] == {}
+    assert study.kernel_finding(runs, {}, "cnn", []) == {}
+
+
+def permuted_runs():
+    return {
+        "cnn": run([0.60, 0.62, 0.61]),
+        "cnn-permuted": run([0.30, 0.33, 0.31], params={"permute_pixels": True}),
+        "baseline": run([0.50, 0.49, 0.52], params={"model": "baseline"}),
+        "baseline-permuted": run(
+            [0.51, 0.48], seeds=(0, 1), params={"model": "baseline", "permute_pixels": True}
+        ),
+    }
+
+
+def test_permutation_finding_skips_an_orphan_shuffle_and_pairs_shared_seeds():
+    runs = {
+        "orphan-permuted": run([0.2] * 3, params={"permute_pixels": True, "filters": [8]}),
+        **permuted_runs(),
+    }
+    p = study.permutation_finding(runs, {}, "cnn", "baseline")
+    assert sorted(p["runs"]) == ["baseline", "cnn"]
+    # the permuted baseline has seeds 0 and 1 only: drops cnn 0.30, 0.29; baseline -0.01, 0.01
+    le = p["locality_effect"]
+    assert le["seeds"] == [0, 1]
+    assert le["difference"] == pytest.approx(np.mean([0.31, 0.28]))
+
+
+def test_permutation_finding_without_a_shuffled_run_or_a_shuffled_baseline():
+    assert study.permutation_finding({"x": {"seeds": [0]}}, {}, "cnn", "baseline") == {"runs": {}}
+    runs = permuted_runs()
+    del runs["baseline-permuted"]
+    p = study.permutation_finding(runs, {}, "cnn", "baseline")
+    assert list(p["runs"]) == ["cnn"]
+    assert "noise_control" not in p and "locality_effect" not in p
+
+
+def with_curve(rows, seeds=(0, 1, 2), shifts=(0, 8, 16)):
+    return run(
+        [r[0] for r in rows],
+        seeds=seeds,
+        translation={"shifts": list(shifts), "image_size": 64, "accuracy_per_seed": rows},
+    )
+
+
+def test_translation_reads_the_unshifted_and_the_largest_shift():
+    # three shifts: the middle column is neither end
+    runs = {
+        "cnn": with_curve([[0.6, 0.5, 0.3], [0.6, 0.5, 0.36], [0.5, 0.4, 0.25]]),
+        "baseline": with_curve([[0.5, 0.2, 0.45], [0.5, 0.2, 0.4], [0.4, 0.1, 0.38]]),
+    }
+    t = study.translation_finding(runs, "cnn", "baseline")
+    cnn = t["cnn"]
+    assert cnn["shifts"] == [0, 8, 16] and cnn["image_size"] == 64
+    assert cnn["max_shift_fraction"] == 0.25
+    assert cnn["unshifted"] == pytest.approx(np.mean([0.6, 0.6, 0.5]))
+    assert cnn["shifted"] == pytest.approx(np.mean([0.3, 0.36, 0.25]))
+    assert cnn["drop"] == pytest.approx(np.mean([0.3, 0.24, 0.25]))
+    assert cnn["relative_drop"] == pytest.approx(np.mean([0.5, 0.4, 0.5]))
+    assert t["baseline"]["relative_drop_per_seed"] == pytest.approx([0.1, 0.2, 0.05])
+    assert t["comparison"]["verdict"] == study.DIFFERENCE
+
+
+def test_translation_reports_a_model_without_the_other():
+    curve = [[0.6, 0.5, 0.3], [0.6, 0.5, 0.36], [0.5, 0.4, 0.25]]
+    t = study.translation_finding({"cnn": with_curve(curve)}, "cnn", "baseline")
+    assert list(t) == ["cnn"]
+    no_curve = {"cnn": run([0.6] * 3), "baseline": with_curve(curve)}
+    assert list(study.translation_finding(no_curve, "cnn", "baseline")) == ["baseline"]
+
+
+def test_translation_refuses_a_curve_whose_seeds_do_not_match():
+    good = [[0.6, 0.5, 0.3], [0.6, 0.5, 0.36], [0.5, 0.4, 0.25]]
+    for name in ("cnn", "baseline"):
+        runs = {"cnn": with_curve(good), "baseline": with_curve(good)}
+        runs[name]["seeds"] = [0, 1]  # three rows of accuracies, two seeds
+        with pytest.raises(ValueError):
+            study.translation_finding(runs, "cnn", "baseline")
+
+
+def recipe_run(val_f1, seeds=(0,), params=None, during=0.97):
+    m = run([0.5] * len(seeds), val_f1=val_f1, seeds=seeds, params=params)
+    for r in m["per_seed"]:
+        r["train"]["accuracy_during_training"] = during
+    return m
+
+
+def test_recipe_row_reads_a_seeds_val_scores_and_training():
+    ref = recipe_run([0.70], params={"learning_rate": 0.002})
+    r = study.recipe_finding({"cnn": ref}, "cnn", [])
+    assert r["rows"] == [
+        {
+            "run": "cnn",
+            "change": "(the reference recipe)",
+            "model": "cnn",
+            "seed": 0,
+            "val_macro_f1": 0.70,
+            "val_accuracy": 0.6,
+            "val_balanced_accuracy": 0.5,
+            "train_inference": 0.99,
+            "train_during_training": 0.97,
+            "stop_reason": "schedule_end",
+            "plateaued": True,
+            "epochs": 24,
+        }
+    ]
+    assert r["best_on_val"] == "cnn" and r["reference_val_macro_f1"] == 0.70
+
+
+def test_recipe_finding_without_seed_0_uses_the_references_first_seed():
+    ref = recipe_run([0.61, 0.62], seeds=(1, 2))
+    r = study.recipe_finding({"cnn": ref}, "cnn", [])
+    assert r["rows"][0]["seed"] == 1 and r["reference_val_macro_f1"] == 0.61
+    assert study.recipe_finding({}, "cnn", ["recipe-x"]) == {}
+
+
+def test_recipe_finding_names_every_change_but_the_seeds_and_skips_missing_runs():
+    ref = recipe_run([0.70, 0.60, 0.65], seeds=(0, 1, 2), params={"learning_rate": 0.002})
+    ref["params"]["seeds"] = [0, 1, 2]
+    runs = {
+        "cnn": ref,
+        "recipe-two": recipe_run(
+            [0.72], params={"learning_rate": 0.001, "augment": "flip", "seeds": [0]}
+        ),
+        "recipe-pending": {"params": {"learning_rate": 0.01}},  # no per-seed results yet
+        "recipe-baseline": recipe_run([0.90], params={"model": "baseline"}),
+    }
+    members = ["recipe-missing", "recipe-pending", "recipe-two", "recipe-baseline"]
+    r = study.recipe_finding(runs, "cnn", members)
+    assert [row["run"] for row in r["rows"]] == ["cnn", "recipe-two", "recipe-baseline"]
+    assert r["rows"][1]["change"] == "augment=flip, learning_rate=0.001"
+    assert r["rows"][1]["model"] == "cnn"
+    assert r["rows"][2]["change"] == "model=baseline" and r["rows"][2]["model"] == "baseline"
+    assert r["best_on_val"] == "recipe-two"  # the baseline's 0.90 is not a CNN recipe
+    assert r["reference_val_macro_f1"] == 0.70
+
+
+def test_consistency_takes_the_largest_gap_either_way_over_seeds_that_measured_it():
+    m = run([0.5] * 3)
+    measured = zip(m["per_seed"], [0.90, 0.99, 0.80], [0.95, 0.97, None], strict=True)
+    for r, inference, during in measured:
+        r["train"]["accuracy"] = inference
+        if during is not None:
+            r["train"]["accuracy_during_training"] = during
+    c = study.consistency(m)
+    assert c["per_seed"] == [
+        {"seed": 0, "inference": 0.90, "during_training": 0.95},
+        {"seed": 1, "inference": 0.99, "during_training": 0.97},
+        {"seed": 2, "inference": 0.80, "during_training": None},
+    ]
+    assert c["largest_gap"] == pytest.approx(0.05)  # below during training on seed 0
+    assert study.consistency(run([0.5] * 3))["largest_gap"] is None  # never measured
+    assert study.consistency({}) == {"per_seed": [], "largest_gap": None}
+
+
+def study_runs():
+    """A reference CNN and its baseline, each also on shuffled pixels and with a translation
+    curve; a larger kernel, a run that repeats the reference, a recipe variant, a pending run."""
+    curve = [[0.6, 0.5, 0.3], [0.6, 0.5, 0.36], [0.5, 0.4, 0.25]]
+    runs = {
+        "cnn": with_curve(curve),
+        "baseline": with_curve([[0.5, 0.2, 0.45], [0.5, 0.2, 0.4], [0.4, 0.1, 0.38]]),
+        "baseline-permuted": run(
+            [0.51, 0.48, 0.41], params={"model": "baseline", "permute_pixels": True}
+        ),
+        "cnn-permuted": run([0.3, 0.3, 0.2], params={"permute_pixels": True}),
+        "kernel-5x5": run([0.4] * 3, params={"kernel_sizes": [5] * 4}, parameters=1100),
+        "kernel-3x3": {**run([0.6, 0.6, 0.5]), "same_computation_as": "cnn"},
+        "recipe-lr-low": recipe_run([0.8], params={"learning_rate": 0.001}),
+        "pending": {"params": {"filters": [16]}},
+    }
+    runs["baseline"]["params"]["model"] = "baseline"
+    runs["baseline"]["model"]["parameters"] = 12500  # the reference's: 1000
+    runs["baseline"]["train"]["balanced_accuracy"] = 0.8  # val: 0.5
+    runs["cnn"]["shift"] = {"test_accuracy_common": 0.4}
+    runs["cnn"]["baselines"] = {"chance": 0.04}
+    runs["cnn"]["per_seed"][0]["train"]["accuracy_during_training"] = 0.96
+    return runs
+
+
+GROUPS = {
+    "cnn": None,
+    "baseline": None,
+    "baseline-permuted": "locality",
+    "cnn-permuted": "locality",
+    "kernel-5x5": "kernels",
+    "kernel-3x3": "kernels",
+    "recipe-lr-low": "recipe",
+    "pending": "kernels",
+}
+
+
+def test_findings_gathers_every_statement_from_the_runs_of_its_group():
+    runs = study_runs()
+    y = [0, 1, 2, 3]
+    preds = {
+        "cnn": predictions(y, [[0, 1, 2, 3]] * 3),
+        "baseline": predictions(y, [[0, 0, 0, 0]] * 3),
+    }
+    f = study.findings(runs, preds, "cnn", "baseline", GROUPS)
+    c = f["cnn_vs_baseline"]
+    assert (c["a"], c["b"]) == ("cnn", "baseline")
+    # test accuracy per seed: cnn 0.6, 0.6, 0.5; baseline 0.5, 0.5, 0.4
+    assert c["accuracy"]["difference"] == pytest.approx(0.1)
+    assert c["verdict"] == study.DIFFERENCE
+    assert [(r["only_a_correct"], r["only_b_correct"]) for r in c["mcnemar"]] == [(3, 0)] * 3
+    assert c["parameter_ratio"] == 12.5  # the baseline's parameters per the CNN's
+    assert c["train_val_gap_balanced"] == pytest.approx({"cnn": 0.4, "baseline": 0.3})
+    assert f["permutation"]["noise_control"]["permuted"] == "baseline-permuted"
+    # drops per seed: cnn 0.3, 0.3, 0.3; baseline -0.01, 0.02, -0.01
+    assert f["permutation"]["locality_effect"]["difference"] == pytest.approx(0.3)
+    assert f["kernels"]["runs"] == ["cnn", "kernel-5x5"]  # not the repeat, not the pending run
+    assert f["kernels"]["against_reference"]["kernel-5x5"]["mcnemar"] == []
+    assert f["translation"]["comparison"]["difference"] == pytest.approx(np.mean([0.4, 0.2, 0.45]))
+    assert [r["run"] for r in f["recipe"]["rows"]] == ["cnn", "recipe-lr-low"]
+    assert f["shift"] == {"test_accuracy_common": 0.4}
+    assert f["baselines"] == {"chance": 0.04}
+    assert f["consistency"]["largest_gap"] == pytest.approx(0.03)
+    # the results table: finished runs, not recipe variants nor repeats of another run
+    assert [r["run"] for r in f["table"]] == [
+        "cnn",
+        "baseline",
+        "baseline-permuted",
+        "cnn-permuted",
+        "kernel-5x5",
+    ]
+    assert f["table"][0] == study.summary_row("cnn", runs["cnn"])
+
+
+def test_findings_without_groups_or_without_the_reference_or_baseline():
+    runs = study_runs()
+    f = study.findings(runs, {}, "cnn", "baseline", {})
+    assert f["kernels"]["runs"] == ["cnn"] and f["kernels"]["against_reference"] == {}
+    assert [r["run"] for r in f["recipe"]["rows"]] == ["cnn"]
+    # without groups the recipe variant is an ordinary run of the table
+    assert [r["run"] for r in f["table"]] == [
+        "cnn",
+        "baseline",
+        "baseline-permuted",
+        "cnn-permuted",
+        "kernel-5x5",
+        "recipe-lr-low",
+    ]
+    no_baseline = {n: m for n, m in runs.items() if n != "baseline"}
+    f = study.findings(no_baseline, {}, "cnn", "baseline", GROUPS)
+    assert "cnn_vs_baseline" not in f and f["consistency"]["largest_gap"] is not None
+    no_reference = {n: m for n, m in runs.items() if n != "cnn"}
+    f = study.findings(no_reference, {}, "cnn", "baseline", GROUPS)
+    assert "cnn_vs_baseline" not in f and f["recipe"] == {}
+    assert not {"shift", "consistency", "baselines"} & set(f)
+    assert [r["run"] for r in f["table"]] == [
+        "baseline",
+        "baseline-permuted",
+        "cnn-permuted",
+        "kernel-5x5",
+    ]
