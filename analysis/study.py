@@ -9,6 +9,8 @@ verdict: it measures whether two trained networks disagree, which two seeds of o
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 
 SIG_LEVEL = 0.05
@@ -291,7 +293,7 @@ def recipe_finding(runs: dict, reference: str, members: list[str]) -> dict:
         }
         change = ", ".join(f"{k}={v}" for k, v in sorted(changed.items()))
         rows.append(_recipe_row(name, m["per_seed"][0], change, m["params"].get("model")))
-    cnn_rows = [r for r in rows if r.get("model", "cnn") == "cnn"]
+    cnn_rows = [r for r in rows if r["model"] == "cnn"]
     return {
         "rows": rows,
         "best_on_val": max(cnn_rows, key=lambda r: r["val_macro_f1"])["run"],
@@ -373,6 +375,12 @@ def findings(
     return out
 
 
+def _round_number(name: str) -> tuple[int, str]:
+    """round2 before round10: by the number in the name, not the text."""
+    digits = re.findall(r"\d+", name)
+    return (int(digits[-1]) if digits else -1, name)
+
+
 def scout_decisions(rounds: dict[str, list[dict]]) -> dict:
     """What the scout's rows say about each decision the recipe page states: the effect of
     augmentation (round 1), the best single change and its gain over the reference (last
@@ -381,7 +389,8 @@ def scout_decisions(rounds: dict[str, list[dict]]) -> dict:
     out: dict = {}
     if not rounds:
         return out
-    first, last = rounds[min(rounds)], rounds[max(rounds)]
+    order = sorted(rounds, key=_round_number)
+    first, last = rounds[order[0]], rounds[order[-1]]
     by_first = {r["variant"]: r for r in first}
     if "aug-none" in by_first and "reference" in by_first:
         augmented = [r for r in first if r["augment"] != "none" and r["model"] == "cnn"]

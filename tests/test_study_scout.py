@@ -99,6 +99,13 @@ def test_scout_decisions_reads_augmentation_from_the_first_round_the_rest_from_t
     assert d["baseline"] == {"variant": "baseline-lr-1e-3", "val_macro_f1": 0.58}
 
 
+def test_scout_rounds_are_ordered_by_their_number_not_as_text():
+    """round10 comes after round2 (as text it sorts first)."""
+    by_text = study.scout_decisions({"round1": ROUND1, "round2": ROUND2})
+    by_number = study.scout_decisions({"round10": ROUND2, "round9": ROUND1})
+    assert by_number == by_text
+
+
 def test_scout_decisions_of_one_round_where_no_change_beats_the_reference():
     r1 = [variant("reference", 0.80, None), *ROUND1[1:3]]
     d = study.scout_decisions({"round1": r1})
