@@ -783,6 +783,9 @@ class SageMakerBackend:
             self._upload_inputs(job)
             job.inputs_uploaded = True
         assert self.ledger is not None
+        # Set before the entry is written: a Ctrl-C from here on leaves the job to stop(), which
+        # stops it if the request created it and forgets it if not.
+        self.submitting = job
         self.ledger.add(
             job.name,
             {
@@ -794,10 +797,10 @@ class SageMakerBackend:
                 "submitted": datetime.now(UTC).replace(microsecond=0).isoformat(),
             },
         )
-        self.submitting = job
         try:
             self._create_processing_job(job)
         except ClientError as exc:
+            self.submitting = None
             code = _code(exc)
             if code == "ResourceLimitExceeded" or code in THROTTLING:
                 # Refused, so never created: a stale entry would outlive an interrupt.
@@ -810,8 +813,11 @@ class SageMakerBackend:
             else:
                 self.ledger.remove(job.name)
                 raise
-        finally:
+        except Exception:
             self.submitting = None
+            raise
+        # Not cleared on KeyboardInterrupt: stop() needs it.
+        self.submitting = None
         job.submitted = time.monotonic()
         job.status = "Submitted"
 

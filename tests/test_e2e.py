@@ -56,6 +56,23 @@ PROVENANCE = {
 }
 
 
+def by_hand(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float]:
+    """Accuracy, macro-F1 and balanced accuracy from counts, over the classes present in
+    y_true (a class only predicted costs precision, never adds a term)."""
+    f1s, recalls = [], []
+    for c in np.unique(y_true):
+        tp = np.sum((y_pred == c) & (y_true == c))
+        fp = np.sum((y_pred == c) & (y_true != c))
+        fn = np.sum((y_pred != c) & (y_true == c))
+        f1s.append(2 * tp / (2 * tp + fp + fn))
+        recalls.append(tp / (tp + fn))
+    return {
+        "accuracy": float(np.mean(y_true == y_pred)),
+        "macro_f1": float(np.mean(f1s)),
+        "balanced_accuracy": float(np.mean(recalls)),
+    }
+
+
 def test_every_run_is_executed_once(smoke):
     plan, folder, outcome = smoke
     assert sorted(outcome.executed + outcome.copied) == sorted(SMOKE_RUNS)
@@ -109,6 +126,13 @@ def test_model_metrics_follow_the_contract(smoke, real_data):
             rows = np.arange(len(probs[0]))
             picked = np.searchsorted(z["class_ids"], z["y_pred"][0])
             assert np.allclose(probs[0][rows, picked], probs[0].max(axis=1), atol=2e-3)
+            # Each seed's test scores, recomputed from its predictions by counting.
+            for r, y_pred in zip(m["per_seed"], z["y_pred"], strict=True):
+                for key, value in by_hand(z["y_true"], y_pred).items():
+                    assert r["test"][key] == pytest.approx(value), (name, key)
+        # The per-class F1 values published (first seed) average to that seed's macro-F1.
+        present = [c["f1"] for c in m["per_class"] if c["support"] > 0]
+        assert np.mean(present) == pytest.approx(m["per_seed"][0]["test"]["macro_f1"])
         # Per seed and in the mean: what the model did in inference mode beside what training
         # measured, and what ended each seed's training.
         for split in ("train", "val", "test"):
@@ -175,6 +199,21 @@ def test_site_builds_with_every_page_and_image(smoke, smoke_site):
     assert 'src="kernel-5x5/figures/confusion_matrix.png"' in run_page
     assert (smoke_site / "runs" / "kernel-5x5" / "figures" / "confusion_matrix.png").exists()
     assert "smoke" in (smoke_site / "index.html").read_text()
+
+
+def test_run_pages_show_the_scores_recomputed_from_the_predictions(smoke, smoke_site):
+    """The test row of each model's page, against scores computed here from predictions.npz
+    (smoke trains one seed, so the page shows no ± part)."""
+    _, folder, _ = smoke
+    report = smoke_site.parent / "report"
+    for name in ("cnn", "baseline", "kernel-5x5"):
+        with np.load(folder / name / "predictions.npz") as z:
+            s = by_hand(z["y_true"], z["y_pred"][0])
+        row = (
+            f"| test | {100 * s['accuracy']:.1f}&nbsp;% | {s['macro_f1']:.3f} | "
+            f"{100 * s['balanced_accuracy']:.1f}&nbsp;% |"
+        )
+        assert row in (report / "runs" / f"{name}.md").read_text(), (name, row)
 
 
 def test_second_run_executes_nothing(use_results, real_data):

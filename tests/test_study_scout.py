@@ -104,6 +104,8 @@ def test_scout_rounds_are_ordered_by_their_number_not_as_text():
     by_text = study.scout_decisions({"round1": ROUND1, "round2": ROUND2})
     by_number = study.scout_decisions({"round10": ROUND2, "round9": ROUND1})
     assert by_number == by_text
+    # a file without a number counts as the earliest round
+    assert study.scout_decisions({"scout": ROUND1, "round1": ROUND2}) == by_text
 
 
 def test_scout_decisions_of_one_round_where_no_change_beats_the_reference():
