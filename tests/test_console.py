@@ -5,10 +5,7 @@ from __future__ import annotations
 
 import importlib.util
 import io
-import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import nbformat
@@ -108,40 +105,3 @@ def test_lifecycle_partial_then_complete_or_failed(tmp_path):
 
     folder.begin()  # a failure that left nothing: no .failed folder, the result stays
     assert folder.fail() is None and (folder.final / "run.json").exists()
-
-
-@pytest.mark.e2e
-def test_smoke_runs_print_a_few_lines_and_log_in_the_run_folder(real_data, tmp_path):
-    results = tmp_path / "results"
-    env = {**os.environ, "RESULTS_DIR": str(results)}
-    cmd = [sys.executable, "-m", "runner", "run", "eda", "baseline", "--profile", "smoke"]
-    proc = subprocess.run(
-        [*cmd, "--data-dir", str(real_data)],
-        cwd=paths.ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    lines = (proc.stdout + proc.stderr).splitlines()
-    # Per run a start and a done line; then the table (header, rule, 2 rows) and the summary.
-    assert len(lines) <= 2 * 2 + 4 + 1, lines
-    noise = ("Executing Cell", "NodeDef", "over TCP", "absl", "oneDNN", "Epoch", "%|")
-    assert not [line for line in lines if any(n in line for n in noise)], lines
-    assert re.search(
-        r"^done: smoke/baseline in \d+ s \(1 epoch\), val accuracy 0\.\d{3}$", proc.stdout, re.M
-    )
-    for run in ("eda", "baseline"):
-        log = (results / "smoke" / run / layout.RUN_LOG).read_text()
-        assert "Executing Cell 1-" in log
-    assert "val_accuracy" in (results / "smoke" / "baseline" / layout.RUN_LOG).read_text()
-
-    # -v: the full stream again.
-    verbose = subprocess.run(
-        [*cmd[:4], "eda", "--profile", "smoke", "--force", "-v", "--data-dir", str(real_data)],
-        cwd=paths.ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-    )
-    assert verbose.returncode == 0 and "Executing Cell 1-" in verbose.stdout + verbose.stderr

@@ -20,7 +20,7 @@ from filelock import FileLock
 
 from analysis import download, paths
 from analysis.data import DataError
-from runner import render
+from runner import layout, render
 from runner.plan import load
 from tests.fakes import make_msl
 
@@ -218,6 +218,8 @@ def test_second_runner_refuses_while_the_first_holds_the_lock(tmp_path, real_dat
 
 
 def test_interrupted_run_leaves_no_half_result_and_resumes(tmp_path, real_data):
+    """Ctrl-C during a run, then the same command again; both console streams checked too (one
+    pair of real runs serves both: -v prints the full stream, without it a few lines)."""
     results = tmp_path / "results"
     env = {**os.environ, "RESULTS_DIR": str(results)}
     cmd = [
@@ -232,45 +234,63 @@ def test_interrupted_run_leaves_no_half_result_and_resumes(tmp_path, real_data):
         "--data-dir",
         str(real_data),
     ]
-    proc = subprocess.Popen(
-        cmd, cwd=paths.ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-    )
-    partial = results / "smoke" / ".baseline.partial"
-    deadline = time.time() + 120
-    while not partial.exists() and time.time() < deadline:  # eda done, baseline under way
-        time.sleep(0.2)
-    assert partial.exists(), "baseline never started"
-    time.sleep(1.0)
-    proc.send_signal(signal.SIGINT)  # Ctrl-C
-    out, _ = proc.communicate(timeout=60)
+    # A file, not a pipe: -v prints more than a pipe's buffer holds before anyone reads it.
+    stream = tmp_path / "verbose.txt"
+    with stream.open("w") as sink:
+        proc = subprocess.Popen([*cmd, "-v"], cwd=paths.ROOT, env=env, stdout=sink, stderr=sink)
+        partial = results / "smoke" / ".baseline.partial"
+        deadline = time.time() + 120
+        while not partial.exists() and time.time() < deadline:  # eda done, baseline under way
+            time.sleep(0.2)
+        assert partial.exists(), "baseline never started"
+        time.sleep(1.0)
+        proc.send_signal(signal.SIGINT)  # Ctrl-C
+        proc.wait(timeout=60)
+    out = stream.read_text()
     assert proc.returncode == 3, out[-2000:]
     assert "interrupted: finished runs are kept; rerun to resume" in out
+    assert "Executing Cell 1-" in out  # -v: the full stream
     assert (results / "smoke" / "eda" / "run.json").exists()
     assert not (results / "smoke" / "baseline").exists()
+
     again = subprocess.run(cmd, cwd=paths.ROOT, env=env, capture_output=True, text=True)
     assert again.returncode == 0, again.stderr[-2000:]
     assert "1 executed" in again.stdout and "1 up to date" in again.stdout
     assert not partial.exists() and (results / "smoke" / "baseline" / "metrics.json").exists()
+    # Without -v: an up-to-date line, a start and a done line, the table (header, rule, 2 rows)
+    # and the summary; none of Papermill's, TensorFlow's or Keras' noise.
+    lines = (again.stdout + again.stderr).splitlines()
+    assert len(lines) <= 1 + 2 + 4 + 1, lines
+    noise = ("Executing Cell", "NodeDef", "over TCP", "absl", "oneDNN", "Epoch", "%|")
+    assert not [line for line in lines if any(n in line for n in noise)], lines
+    assert re.search(
+        r"^done: smoke/baseline in \d+ s \(1 epoch\), val accuracy 0\.\d{3}$", again.stdout, re.M
+    )
+    # The full stream is kept in each run's folder all the same.
+    for run in ("eda", "baseline"):
+        assert "Executing Cell 1-" in (results / "smoke" / run / layout.RUN_LOG).read_text()
+    assert "val_accuracy" in (results / "smoke" / "baseline" / layout.RUN_LOG).read_text()
 
 
-def test_same_seed_same_metrics(tmp_path, real_data):
-    """Reproducibility on this machine: two runs of the same smoke run, identical numbers."""
+def test_same_seed_same_metrics(smoke, tmp_path, real_data):
+    """Reproducibility on this machine: the smoke session's cnn run again in another process,
+    into another folder: identical numbers."""
+    results = tmp_path / "results"
+    proc = runner(
+        "run",
+        "cnn",
+        "--profile",
+        "smoke",
+        "--data-dir",
+        real_data,
+        env={"RESULTS_DIR": str(results)},
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
     metrics = []
-    for i in range(2):
-        results = tmp_path / f"results{i}"
-        proc = runner(
-            "run",
-            "cnn",
-            "--profile",
-            "smoke",
-            "--data-dir",
-            real_data,
-            env={"RESULTS_DIR": str(results)},
-        )
-        assert proc.returncode == 0, proc.stderr[-2000:]
-        m = json.loads((results / "smoke" / "cnn" / "metrics.json").read_text())
-        for volatile in ("provenance", "timing"):
-            m.pop(volatile)
+    for folder in (smoke[1], results / "smoke"):
+        m = json.loads((folder / "cnn" / "metrics.json").read_text())
+        for volatile in ("provenance", "timing", "same_computation_as"):
+            m.pop(volatile, None)
         metrics.append(m)
     assert metrics[0] == metrics[1]
 
