@@ -44,7 +44,9 @@ def augmentation(seed: int, strength: str = "standard") -> keras.Sequential | No
         steps.append(layers.RandomZoom(zoom, zoom, fill_mode="reflect", seed=seed + 2))
     if colour:
         steps += [
-            layers.RandomContrast(colour, seed=seed + 3),
+            # A pair, not a number: Keras 3 turns RandomContrast(f) into factors from
+            # [1, 1 + f] only (contrast never lowered); (f, f) gives [1 - f, 1 + f].
+            layers.RandomContrast((colour, colour), seed=seed + 3),
             layers.RandomBrightness(colour, value_range=(0, 255), seed=seed + 4),
         ]
     return keras.Sequential(steps, name=f"augment_{strength}")
