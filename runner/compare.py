@@ -20,13 +20,32 @@ SUMMARY_DIR = layout.STUDY_DIR
 SCOUT_DIR = paths.ROOT / "bench" / "scout"  # the GPU recipe scout's rows (bench/scout.py)
 
 
-def load_runs(profile_dir: Path) -> dict[str, dict]:
+def load_runs(profile_dir: Path, only=None) -> dict[str, dict]:
+    """Each run folder's metrics.json by run name (those named in `only`, when given)."""
     runs = {}
     for m in sorted(profile_dir.glob("*/metrics.json")):
-        if not layout.is_run_folder(m.parent):
+        if not layout.is_run_folder(m.parent) or (only is not None and m.parent.name not in only):
             continue
         runs[m.parent.name] = json.loads(m.read_text())
     return runs
+
+
+def current(profile_dir: Path, plan) -> list[str]:
+    """The plan's runs whose results were computed with the parameters the plan gives them now.
+    A run recorded with other parameters (the plan changed since) is left out of the findings
+    and the pages, as if it were pending, until `make results` computes it again: a site must
+    not compare a run of one recipe with a run of another."""
+    out = []
+    for name, run in plan.runs.items():
+        folder = profile_dir / name
+        try:
+            record = json.loads((folder / layout.RUN_RECORD).read_text())
+        except (OSError, ValueError):
+            continue
+        wanted = json.loads(json.dumps(run.params))  # as JSON writes it: tuples become lists
+        if record.get("params") == wanted and (folder / "metrics.json").exists():
+            out.append(name)
+    return out
 
 
 def _predictions(folder: Path) -> dict | None:
@@ -45,9 +64,10 @@ def load_scout(folder: Path = SCOUT_DIR) -> dict[str, list[dict]]:
     }
 
 
-def inputs_hash(profile_dir: Path, reference: str, baseline: str, groups: dict) -> str:
+def inputs_hash(profile_dir: Path, reference: str, baseline: str, groups: dict, only=None) -> str:
     """The study code, the plan's roles and groups, the scout rows and every run's recorded
-    fingerprint: unchanged means the summary is up to date."""
+    fingerprint (of the runs in `only`, when given): unchanged means the summary is up to
+    date."""
     h = hashlib.sha256(Path(__file__).read_bytes())
     for module in ("study.py", "study_figures.py", "evaluate.py", "gallery.py"):
         h.update((paths.ROOT / "analysis" / module).read_bytes())
@@ -55,26 +75,28 @@ def inputs_hash(profile_dir: Path, reference: str, baseline: str, groups: dict) 
     for f in sorted(SCOUT_DIR.glob("*.jsonl")):
         h.update(f.read_bytes())
     for record in sorted(profile_dir.glob("*/run.json")):
+        if only is not None and record.parent.name not in only:
+            continue
         h.update(record.parent.name.encode() + record.read_bytes())
     return h.hexdigest()[:16]
 
 
-def is_current(profile_dir: Path, reference: str, baseline: str, groups: dict) -> bool:
+def is_current(profile_dir: Path, reference: str, baseline: str, groups: dict, only=None) -> bool:
     try:
         summary = json.loads((profile_dir / SUMMARY_DIR / "summary.json").read_text())
     except (OSError, ValueError):
         return False
-    return summary.get("inputs") == inputs_hash(profile_dir, reference, baseline, groups)
+    return summary.get("inputs") == inputs_hash(profile_dir, reference, baseline, groups, only)
 
 
 def summarize(
-    profile_dir: Path, reference: str, baseline: str, groups: dict, data_dir=None
+    profile_dir: Path, reference: str, baseline: str, groups: dict, data_dir=None, only=None
 ) -> dict:
     """The findings (analysis.study) and the study's figures for one profile's results."""
     # SciPy and Matplotlib load here, not at import: a no-op `make all` never gets this far.
     from analysis import study, study_figures
 
-    runs = load_runs(profile_dir)
+    runs = load_runs(profile_dir, only)
     preds = {name: _predictions(profile_dir / name) for name in runs}
     preds = {k: v for k, v in preds.items() if v is not None}
     found = study.findings(runs, preds, reference, baseline, groups)
@@ -93,7 +115,7 @@ def summarize(
         "figures": {
             k: str(Path(p).relative_to(profile_dir / SUMMARY_DIR)) for k, p in figs.items()
         },
-        "inputs": inputs_hash(profile_dir, reference, baseline, groups),
+        "inputs": inputs_hash(profile_dir, reference, baseline, groups, only),
         "created": now(),
     }
     write_json(profile_dir / SUMMARY_DIR / "summary.json", summary)
@@ -125,6 +147,7 @@ def refresh(profile_dir: Path, plan, data_dir=None) -> dict | None:
     if not profile_dir.is_dir():
         return None
     groups = {name: r.group for name, r in plan.runs.items()}
-    if not is_current(profile_dir, plan.reference, plan.baseline, groups):
-        return summarize(profile_dir, plan.reference, plan.baseline, groups, data_dir)
+    only = current(profile_dir, plan)
+    if not is_current(profile_dir, plan.reference, plan.baseline, groups, only):
+        return summarize(profile_dir, plan.reference, plan.baseline, groups, data_dir, only)
     return json.loads((profile_dir / SUMMARY_DIR / "summary.json").read_text())

@@ -63,7 +63,7 @@ def environment() -> Environment:
 
 
 def context(plan: Plan, results: Path, allow_failed: bool, refresh: bool = True) -> dict:
-    found = load_runs(results)
+    found = load_runs(results, compare.current(results, plan))  # results of another plan: pending
     runs = {n: found[n] for n in plan.runs if n in found}  # plan order
     pending = [n for n in plan.runs if n not in runs]
     failed = [n for n in plan.runs if (results / f"{n}{layout.FAILED_SUFFIX}").exists()]
@@ -94,7 +94,7 @@ def context(plan: Plan, results: Path, allow_failed: bool, refresh: bool = True)
     records = [
         json.loads((p / layout.RUN_RECORD).read_text())
         for p in layout.run_folders(results)
-        if (p / layout.RUN_RECORD).exists()
+        if (p / layout.RUN_RECORD).exists() and p.name in runs
     ]
     fresh = [r for r in records if not r.get("same_computation_as")]
     table = {r["run"]: r for r in summary["findings"].get("table", [])}

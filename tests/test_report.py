@@ -6,6 +6,7 @@ import json
 import shutil
 
 import pytest
+import yaml
 
 from analysis import paths
 from runner import compare, render
@@ -23,7 +24,8 @@ def test_committed_pages_are_up_to_date(tmp_path):
         pytest.fail(f"report/ was rendered from {results}, which is not in the repository")
     plan = load(profile=profile)
     groups = {n: r.group for n, r in plan.runs.items()}
-    assert compare.is_current(results, plan.reference, plan.baseline, groups), (
+    only = compare.current(results, plan)
+    assert compare.is_current(results, plan.reference, plan.baseline, groups, only), (
         f"results/{profile}/_study/summary.json is out of date with the runs or the study code: "
         f"run `make pages PROFILE={profile}` and commit it"
     )
@@ -63,6 +65,36 @@ def test_render_refuses_empty_or_failed_results_and_lists_pending_runs(tmp_path)
     (partial / "cnn.failed").mkdir()
     with pytest.raises(render.RenderError, match="failed runs \\(cnn\\)"):
         render.render(plan, tmp_path / "report2", results=partial)
+
+
+def test_runs_of_an_earlier_plan_are_left_out_as_pending(smoke, tmp_path):
+    """A plan edit makes a run's results stale: the pages and the findings leave it out (it
+    is listed as still to compute) instead of comparing runs of two recipes."""
+    plan, results, _ = smoke
+    raw = yaml.safe_load(paths.PLAN_FILE.read_text())
+    raw["profiles"]["smoke"]["runs"] = {"baseline-permuted": {"learning_rate": 0.001}}
+    edited = tmp_path / "plan.yaml"
+    edited.write_text(yaml.safe_dump(raw, sort_keys=False))
+    changed = load(edited, "smoke")
+    copy = tmp_path / "results" / "smoke"
+    shutil.copytree(results, copy)
+    assert "baseline-permuted" in compare.current(copy, plan)
+    assert "baseline-permuted" not in compare.current(copy, changed)
+    assert "baseline" in compare.current(copy, changed)
+
+    render.render(changed, tmp_path / "report", results=copy)
+    index = (tmp_path / "report" / "index.md").read_text()
+    note = index[index.index("Runs still to compute") :].split("\n\n")[0]
+    assert "baseline-permuted" in note
+    assert not (tmp_path / "report" / "runs" / "baseline-permuted.md").exists()
+    assert (tmp_path / "report" / "runs" / "baseline.md").exists()
+    summary = json.loads((copy / compare.SUMMARY_DIR / "summary.json").read_text())
+    assert "baseline-permuted" not in summary["runs"] and "baseline" in summary["runs"]
+    # Back to the plan the runs were computed with: the run is in again.
+    render.render(plan, tmp_path / "report2", results=copy)
+    assert (tmp_path / "report2" / "runs" / "baseline-permuted.md").exists()
+    summary = json.loads((copy / compare.SUMMARY_DIR / "summary.json").read_text())
+    assert "baseline-permuted" in summary["runs"]
 
 
 def _fake_results(src, dest, scale, plan):
