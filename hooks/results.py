@@ -1,8 +1,9 @@
 """MkDocs hook: publish the results the pages were rendered from, without copying them.
 
 `report/.published.json` (written by `python -m runner render`) names the results folder.
-Its figures, executed notebooks (as HTML) and metrics.json files join the site under
-`runs/<run>/`, the cross-run figures under `study/`; the run pages join the nav under "Runs".
+Its figures, executed notebooks (as HTML, and the stylesheet they share) and metrics.json
+files join the site under `runs/<run>/`, the cross-run figures under `study/`; the run pages
+join the nav under "Runs".
 With `strict: true`, a page that points at a missing figure fails the build.
 """
 
@@ -13,7 +14,7 @@ from pathlib import Path
 
 from mkdocs.structure.files import File
 
-from runner.layout import PUBLISHED, published_folders
+from runner.layout import NOTEBOOK_CSS, PUBLISHED, published_folders
 
 SHARED = ("metrics.json", "notebook.html")
 
@@ -44,4 +45,8 @@ def on_files(files, config):
         for src in sources:
             uri = f"{target}/{src.relative_to(run_dir).as_posix()}"
             files.append(File.generated(config, uri, abs_src_path=str(src)))
+    # The stylesheet every runs/<run>/notebook.html links as ../notebook.css.
+    if (results / NOTEBOOK_CSS).exists():
+        uri = f"runs/{NOTEBOOK_CSS}"
+        files.append(File.generated(config, uri, abs_src_path=str(results / NOTEBOOK_CSS)))
     return files

@@ -25,6 +25,7 @@ PUBLISHED = ".published.json"
 RUN_RECORD = "run.json"  # written last into a run folder; its presence marks a complete run
 RUN_LOG = "run.log"  # the full Papermill, kernel and TensorFlow log of a local run
 LOCK = ".lock"
+NOTEBOOK_CSS = "notebook.css"  # in a profile folder: the stylesheet every run's notebook.html links
 LEDGER = ".sagemaker-jobs.json"
 PARTIAL_SUFFIX = ".partial"
 FAILED_SUFFIX = ".failed"

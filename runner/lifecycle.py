@@ -13,6 +13,7 @@ Every step is a rename or a write to a temporary name, so <run>/ is always compl
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -43,10 +44,10 @@ def clean_partials(profile: str) -> None:
 
 
 def to_html(notebook: Path, out: Path) -> None:
-    """The executed notebook as a standalone page beside its figures: no scripts or fonts
-    from other hosts, and figure links relative to the run folder."""
+    """The executed notebook as a page beside its figures: no scripts or fonts from other
+    hosts, figure links relative to the run folder, and nbconvert's stylesheets (three
+    quarters of an inline export, the same for every run) in one shared file, linked."""
     import nbformat
-    from nbconvert import HTMLExporter
 
     nb = nbformat.read(notebook, as_version=4)
     # The notebook showed its figures under its output_dir, the temporary .partial folder
@@ -59,7 +60,48 @@ def to_html(notebook: Path, out: Path) -> None:
                 text = output.get("data", {}).get("text/markdown")
                 if text:
                     output["data"]["text/markdown"] = text.replace(f"]({prefix}", "](")
-    exporter = HTMLExporter(template_name="lab")
+    exporter = _exporter()
+    body, _ = exporter.from_notebook_node(nb)
+    css = "".join(exporter.linked_css)
+    # The run folder sits in the profile folder, as runs/<run>/ sits in the site's runs/.
+    shared = out.parent.parent / layout.NOTEBOOK_CSS
+    if not shared.exists() or shared.read_text(encoding="utf-8") != css:
+        tmp = shared.with_name(f".{shared.name}.{os.getpid()}.tmp")  # runs may finish at once
+        tmp.write_text(css, encoding="utf-8")
+        os.replace(tmp, shared)
+    out.write_text(body, encoding="utf-8")
+
+
+def _exporter():
+    from markupsafe import Markup
+    from nbconvert import HTMLExporter
+
+    class LinkedCss(HTMLExporter):
+        """The lab template, its stylesheets collected for one shared file: the first
+        include becomes the link to it, the others nothing."""
+
+        linked_css: list[str] = []  # replaced by each export
+
+        def _init_resources(self, resources):
+            resources = super()._init_resources(resources)
+            collected = self.linked_css = []
+
+            def collect(include):
+                def linked(name, *args, **kwargs):
+                    text = str(include(name, *args, **kwargs))
+                    text = text.removeprefix('<style type="text/css">').removesuffix("</style>")
+                    collected.append(text.strip("\n") + "\n")
+                    if len(collected) > 1:
+                        return Markup("")
+                    return Markup(f'<link rel="stylesheet" href="../{layout.NOTEBOOK_CSS}">')
+
+                return linked
+
+            resources["include_css"] = collect(resources["include_css"])
+            resources["include_lab_theme"] = collect(resources["include_lab_theme"])
+            return resources
+
+    exporter = LinkedCss(template_name="lab")
     exporter.exclude_input_prompt = True
     exporter.exclude_output_prompt = True
     exporter.mathjax_url = ""
@@ -67,8 +109,7 @@ def to_html(notebook: Path, out: Path) -> None:
     exporter.widget_renderer_url = ""
     exporter.mermaid_js_url = ""
     exporter.mermaid_layout_elk_js_url = ""
-    body, _ = exporter.from_notebook_node(nb)
-    out.write_text(body, encoding="utf-8")
+    return exporter
 
 
 def finish(run: Run, folder: Path, fingerprint: str, seconds: float) -> None:

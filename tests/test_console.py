@@ -105,3 +105,27 @@ def test_lifecycle_partial_then_complete_or_failed(tmp_path):
 
     folder.begin()  # a failure that left nothing: no .failed folder, the result stays
     assert folder.fail() is None and (folder.final / "run.json").exists()
+
+
+def test_notebook_pages_share_one_stylesheet(tmp_path):
+    """nbconvert inlines ~250 KB of CSS into every page: the runs link one shared copy."""
+    from nbconvert import HTMLExporter
+
+    nb = nbformat.v4.new_notebook(
+        cells=[nbformat.v4.new_markdown_cell("# A run"), nbformat.v4.new_code_cell("1 + 1")]
+    )
+    source = tmp_path / "nb.ipynb"
+    nbformat.write(nb, source)
+    pages = [tmp_path / "profile" / run / "notebook.html" for run in ("a", "b")]
+    for page in pages:
+        page.parent.mkdir(parents=True)
+        lifecycle.to_html(source, page)
+    css = tmp_path / "profile" / layout.NOTEBOOK_CSS
+    inline, _ = HTMLExporter(template_name="lab").from_notebook_node(nb)
+    for page in pages:
+        html = page.read_text()
+        assert html.count(f'href="../{layout.NOTEBOOK_CSS}"') == 1
+        assert len(html) < len(inline) / 2 and "A run" in html
+    # What left the pages is in the stylesheet: the lab theme's variables and its classes.
+    assert "--jp-layout-color0" in css.read_text() and ".jp-OutputArea" in css.read_text()
+    assert len(css.read_text()) > len(inline) / 2
