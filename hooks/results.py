@@ -14,9 +14,7 @@ from pathlib import Path
 
 from mkdocs.structure.files import File
 
-from runner.layout import NOTEBOOK_CSS, PUBLISHED, published_folders
-
-SHARED = ("metrics.json", "notebook.html")
+from runner.layout import PUBLISHED, published_files
 
 
 def _published(config) -> tuple[Path, dict]:
@@ -38,15 +36,8 @@ def on_config(config):
 
 
 def on_files(files, config):
-    results, _ = _published(config)
-    for target, run_dir in published_folders(results):
-        sources = [run_dir / name for name in SHARED if (run_dir / name).exists()]
-        sources += sorted((run_dir / "figures").glob("*.png"))
-        for src in sources:
-            uri = f"{target}/{src.relative_to(run_dir).as_posix()}"
-            files.append(File.generated(config, uri, abs_src_path=str(src)))
-    # The stylesheet every runs/<run>/notebook.html links as ../notebook.css.
-    if (results / NOTEBOOK_CSS).exists():
-        uri = f"runs/{NOTEBOOK_CSS}"
-        files.append(File.generated(config, uri, abs_src_path=str(results / NOTEBOOK_CSS)))
+    results, info = _published(config)
+    # "folders": the runs of the plan as it stands (render leaves out those of an earlier one).
+    for uri, src in published_files(results, info.get("folders")):
+        files.append(File.generated(config, uri, abs_src_path=str(src)))
     return files

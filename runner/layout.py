@@ -75,10 +75,26 @@ def run_folders(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.is_dir() and is_run_folder(p))
 
 
-def published_folders(folder: Path) -> list[tuple[str, Path]]:
+def published_folders(folder: Path, runs=None) -> list[tuple[str, Path]]:
     """(site folder, results folder) for everything the site publishes: each run under
-    runs/<run>/, the cross-run study under study/."""
-    out = [(f"runs/{p.name}", p) for p in run_folders(folder)]
+    runs/<run>/ (those named in `runs`, when given), the cross-run study under study/."""
+    out = [(f"runs/{p.name}", p) for p in run_folders(folder) if runs is None or p.name in runs]
     if study_dir(folder).is_dir():
         out.append(("study", study_dir(folder)))
+    return out
+
+
+PUBLISHED_FILES = ("metrics.json", "notebook.html")  # of a run folder, beside its figures
+
+
+def published_files(folder: Path, runs=None) -> list[tuple[str, Path]]:
+    """(site path, file) for every file the site takes from a results folder: each published
+    folder's metrics, executed notebook and figures, and the notebooks' shared stylesheet."""
+    out = []
+    for target, src_dir in published_folders(folder, runs):
+        sources = [src_dir / name for name in PUBLISHED_FILES if (src_dir / name).exists()]
+        sources += sorted((src_dir / "figures").glob("*.png"))
+        out += [(f"{target}/{src.relative_to(src_dir).as_posix()}", src) for src in sources]
+    if (folder / NOTEBOOK_CSS).exists():  # runs/<run>/notebook.html links ../notebook.css
+        out.append((f"runs/{NOTEBOOK_CSS}", folder / NOTEBOOK_CSS))
     return out

@@ -196,6 +196,8 @@ def render(
         "profile": plan.profile,
         "results": rel(results),
         "runs": [{"name": n, "title": ctx["plan"][n]["title"]} for n in ctx["models"]],
+        # The run folders the site publishes: not those of an earlier plan, left out above.
+        "folders": sorted(ctx["runs"]),
     }
     _write_if_changed(report_dir / PUBLISHED, json.dumps(published, indent=2) + "\n")
     if plan.profile == plan.published and report_dir == paths.REPORT_DIR:

@@ -78,7 +78,7 @@ def test_results_layout_is_shared():
     spec = importlib.util.spec_from_file_location("hook", paths.ROOT / "hooks" / "results.py")
     hook = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(hook)
-    assert hook.PUBLISHED is layout.PUBLISHED and hook.published_folders is layout.published_folders
+    assert hook.PUBLISHED is layout.PUBLISHED and hook.published_files is layout.published_files
 
 
 def _run(tmp_path) -> Run:

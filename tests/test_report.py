@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from analysis import paths
-from runner import compare, render
+from runner import compare, layout, render
 from runner.plan import load
 
 
@@ -90,6 +90,11 @@ def test_runs_of_an_earlier_plan_are_left_out_as_pending(smoke, tmp_path):
     assert (tmp_path / "report" / "runs" / "baseline.md").exists()
     summary = json.loads((copy / compare.SUMMARY_DIR / "summary.json").read_text())
     assert "baseline-permuted" not in summary["runs"] and "baseline" in summary["runs"]
+    # Nor does the site publish its folder (the MkDocs hook reads what render wrote).
+    info = json.loads((tmp_path / "report" / render.PUBLISHED).read_text())
+    published = {uri for uri, _ in layout.published_files(copy, info["folders"])}
+    assert "runs/baseline/metrics.json" in published and "runs/notebook.css" in published
+    assert not [uri for uri in published if uri.startswith("runs/baseline-permuted/")]
 
 
 def _fake_results(src, dest, scale, plan):
