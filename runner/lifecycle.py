@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -48,6 +49,7 @@ def to_html(notebook: Path, out: Path) -> None:
     hosts, figure links relative to the run folder, and nbconvert's stylesheets (three
     quarters of an inline export, the same for every run) in one shared file, linked."""
     import nbformat
+    from nbconvert import HTMLExporter
 
     nb = nbformat.read(notebook, as_version=4)
     # The notebook showed its figures under its output_dir, the temporary .partial folder
@@ -60,9 +62,11 @@ def to_html(notebook: Path, out: Path) -> None:
                 text = output.get("data", {}).get("text/markdown")
                 if text:
                     output["data"]["text/markdown"] = text.replace(f"]({prefix}", "](")
-    exporter = _exporter()
+    exporter = HTMLExporter(template_name="lab")
+    exporter.exclude_input_prompt = True
+    exporter.exclude_output_prompt = True
     body, _ = exporter.from_notebook_node(nb)
-    css = "".join(exporter.linked_css)
+    body, css = _link_head_styles(body)
     # The run folder sits in the profile folder, as runs/<run>/ sits in the site's runs/.
     shared = out.parent.parent / layout.NOTEBOOK_CSS
     if not shared.exists() or shared.read_text(encoding="utf-8") != css:
@@ -72,44 +76,24 @@ def to_html(notebook: Path, out: Path) -> None:
     out.write_text(body, encoding="utf-8")
 
 
-def _exporter():
-    from markupsafe import Markup
-    from nbconvert import HTMLExporter
+_HEAD_STYLE = re.compile(r"<style[^>]*>(.*?)</style>\s*", re.S)
+_HEAD_SCRIPT = re.compile(r"<script[^>]*>.*?</script>\s*|<!--[^>]*mathjax[^>]*-->\s*", re.S | re.I)
 
-    class LinkedCss(HTMLExporter):
-        """The lab template, its stylesheets collected for one shared file: the first
-        include becomes the link to it, the others nothing."""
 
-        linked_css: list[str] = []  # replaced by each export
-
-        def _init_resources(self, resources):
-            resources = super()._init_resources(resources)
-            collected = self.linked_css = []
-
-            def collect(include):
-                def linked(name, *args, **kwargs):
-                    text = str(include(name, *args, **kwargs))
-                    text = text.removeprefix('<style type="text/css">').removesuffix("</style>")
-                    collected.append(text.strip("\n") + "\n")
-                    if len(collected) > 1:
-                        return Markup("")
-                    return Markup(f'<link rel="stylesheet" href="../{layout.NOTEBOOK_CSS}">')
-
-                return linked
-
-            resources["include_css"] = collect(resources["include_css"])
-            resources["include_lab_theme"] = collect(resources["include_lab_theme"])
-            return resources
-
-    exporter = LinkedCss(template_name="lab")
-    exporter.exclude_input_prompt = True
-    exporter.exclude_output_prompt = True
-    exporter.mathjax_url = ""
-    exporter.require_js_url = ""
-    exporter.widget_renderer_url = ""
-    exporter.mermaid_js_url = ""
-    exporter.mermaid_layout_elk_js_url = ""
-    return exporter
+def _link_head_styles(html: str) -> tuple[str, str]:
+    """The page's head styles, in their order, as one stylesheet, and the page linking it in
+    their place; the head's scripts (widgets, MathJax, Mermaid: none of which these notebooks
+    use) dropped. What the outputs style themselves stays in the body."""
+    end = html.index("</head>")
+    head, rest = html[:end], html[end:]
+    styles = _HEAD_STYLE.findall(head)
+    if not styles:
+        return html, ""
+    first = _HEAD_STYLE.search(head).start()
+    link = f'<link rel="stylesheet" href="../{layout.NOTEBOOK_CSS}">\n'
+    head = head[:first] + link + _HEAD_STYLE.sub("", head[first:])
+    css = "".join(text.strip("\n") + "\n" for text in styles)
+    return _HEAD_SCRIPT.sub("", head) + rest, css
 
 
 def finish(run: Run, folder: Path, fingerprint: str, seconds: float) -> None:
