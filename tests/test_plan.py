@@ -40,7 +40,7 @@ def test_every_profile_resolves(profile):
 
 def test_profiles_override_defaults():
     std, quick, full = (load(profile=p) for p in ("standard", "quick", "full"))
-    assert std.runs["cnn"].params["image_size"] == 64
+    assert std.runs["cnn"].params["image_size"] == 48
     assert full.runs["cnn"].params["image_size"] == 128
     assert full.runs["eda"].params["image_size"] == 128
     assert std.runs["cnn"].params["seeds"] == [0, 1, 2]
