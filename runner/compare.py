@@ -14,7 +14,7 @@ import numpy as np
 
 from analysis import paths
 from analysis.provenance import now, write_json
-from runner import layout
+from runner import layout, state
 
 SUMMARY_DIR = layout.STUDY_DIR
 SCOUT_DIR = paths.ROOT / "bench" / "scout"  # the GPU recipe scout's rows (bench/scout.py)
@@ -34,8 +34,10 @@ def current(profile_dir: Path, plan) -> list[str]:
     """The plan's runs whose results were computed with the parameters the plan gives them now.
     A run recorded with other parameters (the plan changed since) is left out of the findings
     and the pages, as if it were pending, until `make results` computes it again: a site must
-    not compare a run of one recipe with a run of another."""
-    out = []
+    not compare a run of one recipe with a run of another. The same holds for a run recorded
+    with other code (its notebook or the library modules it runs changed since); a record
+    written before runs recorded their code is judged by its parameters alone."""
+    out, code = [], {}
     for name, run in plan.runs.items():
         folder = profile_dir / name
         try:
@@ -43,8 +45,14 @@ def current(profile_dir: Path, plan) -> list[str]:
         except (OSError, ValueError):
             continue
         wanted = json.loads(json.dumps(run.params))  # as JSON writes it: tuples become lists
-        if record.get("params") == wanted and (folder / "metrics.json").exists():
-            out.append(name)
+        if record.get("params") != wanted or not (folder / "metrics.json").exists():
+            continue
+        if "code" in record:
+            if run.notebook_path not in code:
+                code[run.notebook_path] = state.code_hash(run.notebook_path)
+            if record["code"] != code[run.notebook_path]:
+                continue
+        out.append(name)
     return out
 
 

@@ -19,7 +19,7 @@ import shutil
 from pathlib import Path
 
 from analysis.provenance import now, write_json
-from runner import layout
+from runner import layout, state
 from runner.plan import Run
 
 
@@ -109,6 +109,7 @@ def finish(run: Run, folder: Path, fingerprint: str, seconds: float) -> None:
             "fingerprint": fingerprint,
             "notebook": run.notebook,
             "params": run.params,
+            "code": state.code_hash(run.notebook_path),
             "seconds": round(seconds, 1),
             "finished": now(),
         },

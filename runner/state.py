@@ -70,6 +70,15 @@ def library_hash(notebook: Path | None = None) -> str:
     return h.hexdigest()[:16]
 
 
+def code_hash(notebook: Path) -> str:
+    """The code a run executes, data and parameters aside: its notebook and the library modules
+    that notebook runs. Recorded with each run so that the pages, which may be built without
+    the data, can still tell a result of older code from a current one."""
+    h = hashlib.sha256(notebook.read_bytes())
+    h.update(library_hash(notebook).encode())
+    return h.hexdigest()[:16]
+
+
 DIGESTS = "image-digests.json"  # in the cache folder: file -> [size, mtime_ns, sha256]
 
 

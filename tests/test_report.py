@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from analysis import paths
-from runner import compare, layout, render
+from runner import compare, layout, render, state
 from runner.plan import load
 
 
@@ -95,6 +95,26 @@ def test_runs_of_an_earlier_plan_are_left_out_as_pending(smoke, tmp_path):
     published = {uri for uri, _ in layout.published_files(copy, info["folders"])}
     assert "runs/baseline/metrics.json" in published and "runs/notebook.css" in published
     assert not [uri for uri in published if uri.startswith("runs/baseline-permuted/")]
+
+
+def test_runs_of_older_code_are_left_out_as_pending(smoke, tmp_path):
+    """A run records the code it executed; once the notebook or a library module it runs has
+    changed, the pages leave it out even though its parameters still match the plan."""
+    plan, results, _ = smoke
+    copy = tmp_path / "results" / "smoke"
+    shutil.copytree(results, copy)
+    record_file = copy / "baseline-permuted" / layout.RUN_RECORD
+    record = json.loads(record_file.read_text())
+    assert record["code"] == state.code_hash(plan.runs["baseline-permuted"].notebook_path)
+    assert "baseline-permuted" in compare.current(copy, plan)
+
+    record["code"] = "0" * 16  # as if computed before the last change to analysis/train.py
+    record_file.write_text(json.dumps(record))
+    assert "baseline-permuted" not in compare.current(copy, plan)
+    assert "baseline" in compare.current(copy, plan)
+    del record["code"]  # a record from before runs recorded their code: parameters decide
+    record_file.write_text(json.dumps(record))
+    assert "baseline-permuted" in compare.current(copy, plan)
 
 
 def _fake_results(src, dest, scale, plan):
