@@ -276,29 +276,60 @@ def _recipe_row(run: str, r: dict, change: str, model: str | None) -> dict:
     }
 
 
-def recipe_finding(runs: dict, reference: str, members: list[str]) -> dict:
-    """The recipe search: each variant's val scores (one seed) beside the reference's seed of
-    the same number; the variant val prefers. Test is not part of this table."""
+def _seed0(run: dict) -> dict:
+    return next((r for r in run["per_seed"] if r["seed"] == 0), run["per_seed"][0])
+
+
+def _choice(rows: list[dict], incumbent: dict, spread: float | None) -> dict:
+    """Which of one model kind's rows val prefers, and whether its lead over the recipe in use
+    is more than that recipe's seed spread: with one seed a variant, a smaller lead is noise."""
+    best = max(rows, key=lambda r: r["val_macro_f1"])
+    gain = best["val_macro_f1"] - incumbent["val_macro_f1"]
+    return {
+        "best_on_val": best["run"],
+        "gain": gain,
+        "seed_std": spread,
+        "beyond_spread": spread is not None and gain > spread,
+    }
+
+
+def recipe_finding(
+    runs: dict, reference: str, members: list[str], baseline: str | None = None
+) -> dict:
+    """The recipe search: each variant's val scores (one seed) beside seed 0 of the run it
+    varies (the reference, or the baseline for the baseline's own variants); the variant val
+    prefers for each model kind. Test is not part of this table."""
     if reference not in runs:
         return {}
     ref = runs[reference]
-    ref_seed = next((r for r in ref["per_seed"] if r["seed"] == 0), ref["per_seed"][0])
-    rows = [_recipe_row(reference, ref_seed, "(the reference recipe)", "cnn")]
+    rows = [_recipe_row(reference, _seed0(ref), "(the reference recipe)", "cnn")]
+    base = runs.get(baseline) if baseline else None
+    if base and "per_seed" in base:
+        rows.append(_recipe_row(baseline, _seed0(base), "(the baseline's recipe)", "baseline"))
+    else:
+        base = None
     for name in members:
         m = runs.get(name)
         if not m or "per_seed" not in m:
             continue
+        model = m["params"].get("model")
+        centre = base if base and model == "baseline" else ref
         changed = {
-            k: v for k, v in m["params"].items() if ref["params"].get(k) != v and k != "seeds"
+            k: v for k, v in m["params"].items() if centre["params"].get(k) != v and k != "seeds"
         }
         change = ", ".join(f"{k}={v}" for k, v in sorted(changed.items()))
-        rows.append(_recipe_row(name, m["per_seed"][0], change, m["params"].get("model")))
+        rows.append(_recipe_row(name, _seed0(m), change, model))
     cnn_rows = [r for r in rows if r["model"] == "cnn"]
-    return {
+    out = {
         "rows": rows,
         "best_on_val": max(cnn_rows, key=lambda r: r["val_macro_f1"])["run"],
         "reference_val_macro_f1": rows[0]["val_macro_f1"],
+        "choice": {"cnn": _choice(cnn_rows, rows[0], ref["val"].get("macro_f1_std"))},
     }
+    if base:
+        base_rows = [r for r in rows if r["model"] == "baseline"]
+        out["choice"]["baseline"] = _choice(base_rows, rows[1], base["val"].get("macro_f1_std"))
+    return out
 
 
 def scout_summary(rows: list[dict]) -> list[dict]:
@@ -362,7 +393,7 @@ def findings(
     out["permutation"] = permutation_finding(runs, preds, reference, baseline)
     out["kernels"] = kernel_finding(runs, preds, reference, members.get("kernels", []))
     out["translation"] = translation_finding(runs, reference, baseline)
-    out["recipe"] = recipe_finding(runs, reference, members.get("recipe", []))
+    out["recipe"] = recipe_finding(runs, reference, members.get("recipe", []), baseline)
     if reference in runs:
         out["shift"] = runs[reference].get("shift")
         out["consistency"] = consistency(runs[reference])

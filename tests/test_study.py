@@ -532,6 +532,42 @@ def test_recipe_finding_names_every_change_but_the_seeds_and_skips_missing_runs(
     assert r["reference_val_macro_f1"] == 0.70
 
 
+def test_recipe_finding_compares_the_baselines_variants_with_the_baseline():
+    ref = recipe_run([0.70, 0.66, 0.68], seeds=(0, 1, 2), params={"learning_rate": 0.002})
+    base = recipe_run(
+        [0.60, 0.64, 0.56], seeds=(0, 1, 2), params={"model": "baseline", "learning_rate": 2e-4}
+    )
+    runs = {
+        "cnn": ref,
+        "baseline": base,
+        "baseline-lr-low": recipe_run([0.61], params={"model": "baseline", "learning_rate": 1e-4}),
+        "recipe-lr-high": recipe_run([0.75], params={"learning_rate": 0.004}),
+    }
+    r = study.recipe_finding(runs, "cnn", ["baseline-lr-low", "recipe-lr-high"], "baseline")
+    assert [row["run"] for row in r["rows"]] == [
+        "cnn",
+        "baseline",
+        "baseline-lr-low",
+        "recipe-lr-high",
+    ]
+    assert r["rows"][1]["change"] == "(the baseline's recipe)" and r["rows"][1]["seed"] == 0
+    assert r["rows"][2]["change"] == "learning_rate=0.0001"  # against the baseline, not the CNN
+    assert r["rows"][3]["change"] == "learning_rate=0.004"
+    # The baseline's variant leads by 0.01, less than the baseline's seed spread (0.04): noise.
+    b = r["choice"]["baseline"]
+    assert b["best_on_val"] == "baseline-lr-low" and b["gain"] == pytest.approx(0.01)
+    assert b["seed_std"] == pytest.approx(0.04) and not b["beyond_spread"]
+    # The CNN's variant leads by 0.05, more than the reference's spread (0.02).
+    c = r["choice"]["cnn"]
+    assert c["best_on_val"] == "recipe-lr-high" and c["gain"] == pytest.approx(0.05)
+    assert c["beyond_spread"] and r["best_on_val"] == "recipe-lr-high"
+    # Without a computed baseline its variants are measured against the reference, as before.
+    del runs["baseline"]
+    r = study.recipe_finding(runs, "cnn", ["baseline-lr-low"], "baseline")
+    assert "baseline" not in r["choice"]
+    assert r["rows"][1]["change"] == "learning_rate=0.0001, model=baseline"
+
+
 def test_consistency_takes_the_largest_gap_either_way_over_seeds_that_measured_it():
     m = run([0.5] * 3)
     measured = zip(m["per_seed"], [0.90, 0.99, 0.80], [0.95, 0.97, None], strict=True)
@@ -609,7 +645,7 @@ def test_findings_gathers_every_statement_from_the_runs_of_its_group():
     assert f["kernels"]["runs"] == ["cnn", "kernel-5x5"]  # not the repeat, not the pending run
     assert f["kernels"]["against_reference"]["kernel-5x5"]["mcnemar"] == []
     assert f["translation"]["comparison"]["difference"] == pytest.approx(np.mean([0.4, 0.2, 0.45]))
-    assert [r["run"] for r in f["recipe"]["rows"]] == ["cnn", "recipe-lr-low"]
+    assert [r["run"] for r in f["recipe"]["rows"]] == ["cnn", "baseline", "recipe-lr-low"]
     assert f["shift"] == {"test_accuracy_common": 0.4}
     assert f["baselines"] == {"chance": 0.04}
     assert f["consistency"]["largest_gap"] == pytest.approx(0.03)
@@ -628,7 +664,7 @@ def test_findings_without_groups_or_without_the_reference_or_baseline():
     runs = study_runs()
     f = study.findings(runs, {}, "cnn", "baseline", {})
     assert f["kernels"]["runs"] == ["cnn"] and f["kernels"]["against_reference"] == {}
-    assert [r["run"] for r in f["recipe"]["rows"]] == ["cnn"]
+    assert [r["run"] for r in f["recipe"]["rows"]] == ["cnn", "baseline"]
     # without groups the recipe variant is an ordinary run of the table
     assert [r["run"] for r in f["table"]] == [
         "cnn",
