@@ -11,7 +11,7 @@ from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
-from analysis import paths
+from analysis import backends, paths
 from runner import compare, layout
 from runner.compare import load_runs
 from runner.layout import PUBLISHED  # tells the MkDocs hook which results folder the pages show
@@ -121,10 +121,25 @@ def context(plan: Plan, results: Path, allow_failed: bool, refresh: bool = True)
         "class_names": {c["id"]: c["name"] for c in ref.get("per_class", [])},
         "val_majority_share": max(val_counts) / sum(val_counts) if val_counts else None,
         "bench": json.loads(bench_file.read_text()) if bench_file.exists() else None,
+        "backends": backend_check(models, plan),
         "timed": timed(results, runs),
         "profile_seconds": {"runs": len(fresh), "seconds": sum(r["seconds"] for r in fresh)}
         if fresh
         else None,
+    }
+
+
+def backend_check(models: dict, plan: Plan) -> dict | None:
+    """bench/backend.json (published runs retrained on another machine) beside the runs."""
+    file = paths.ROOT / "bench" / "backend.json"
+    other = json.loads(file.read_text()) if file.exists() else None
+    if not other or other.get("profile") != plan.profile:
+        return None
+    sizes = {r["params"]["image_size"] for r in other["runs"].values()}
+    return {
+        **{k: other.get(k) for k in ("device", "python", "matmul_precision", "source")},
+        "image_size": "/".join(str(s) for s in sorted(sizes)),
+        **backends.comparison(models, other, set(plan.runs)),
     }
 
 

@@ -1,0 +1,91 @@
+"""The cross-machine check (analysis.backends): a published run beside the same run retrained
+elsewhere, compared only while both trained the same thing."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from analysis import backends, paths
+
+PARAMS = {"model": "cnn", "kernel_sizes": [3, 3, 3, 3], "epochs": 24, "seeds": [0, 1, 2]}
+
+
+def published(test_acc, val_best, seconds=480.0, params=PARAMS):
+    return {
+        "params": dict(params),
+        "test": {"accuracy_per_seed": list(test_acc)},
+        "history": [{"val_macro_f1": [v - 0.1, v, v - 0.01]} for v in val_best],
+        "timing": {"train_seconds": seconds, "epochs_run": [24, 24, 24]},
+        "training": {"converged": True},
+    }
+
+
+def other_run(test_acc, val_best, seconds=24.0, params=PARAMS):
+    # The runner's bookkeeping parameters travel with the other run; they must not matter.
+    return {
+        "params": {**params, "run_name": "x", "output_dir": "results/manual/model"},
+        "per_seed": [{"test": {"accuracy": a}} for a in test_acc],
+        "val_macro_f1_best": list(val_best),
+        "timing": {"train_seconds": seconds, "epochs_run": [24, 24, 24]},
+        "converged": True,
+    }
+
+
+def test_differences_are_judged_against_the_seed_spread():
+    mine = {"cnn": published([0.56, 0.55, 0.57], [0.70, 0.71, 0.72])}
+    # Test: same mean, so inside; val: 0.05 higher, ten times the spread of 0.01.
+    theirs = {"runs": {"cnn": other_run([0.55, 0.56, 0.57], [0.75, 0.76, 0.77])}}
+    out = backends.comparison(mine, theirs)
+    row = out["rows"][0]
+    assert row["status"] == "compared"
+    assert row["test_accuracy_difference"] == pytest.approx(0.0)
+    assert not row["test_accuracy_beyond_spread"]
+    assert row["val_macro_f1_difference"] == pytest.approx(0.05)
+    assert row["val_macro_f1_beyond_spread"]
+    assert row["published"]["val_macro_f1_std"] == pytest.approx(0.01)
+    assert row["speedup"] == pytest.approx(20.0)  # 20 s an epoch against 1 s
+    assert out["val_beyond_spread"] == ["cnn"] and out["test_beyond_spread"] == []
+    assert out["val_direction"] == "higher"
+    assert out["largest_val_difference"] == pytest.approx(0.05)
+
+
+def test_a_run_whose_plan_changed_or_that_is_not_published_is_not_compared():
+    mine = {"cnn": published([0.5] * 3, [0.7] * 3, params={**PARAMS, "epochs": 36})}
+    theirs = {
+        "runs": {
+            "cnn": other_run([0.5] * 3, [0.7] * 3),
+            "kernel-7x7": other_run([0.5] * 3, [0.7] * 3),
+        }
+    }
+    out = backends.comparison(mine, theirs)
+    assert [r["status"] for r in out["rows"]] == ["changed", "pending"]
+    extra = backends.comparison(mine, theirs, planned={"cnn"})
+    assert [r["status"] for r in extra["rows"]] == ["changed", "extra"]
+    assert out["compared"] == 0 and out["largest_val_difference"] is None
+    assert "published" not in out["rows"][0]
+
+
+def test_the_committed_check_matches_its_published_runs_or_says_why_not():
+    """bench/backend.json as committed, against results/ as committed: every row is either
+    compared or marked, and a compared row's published side is the run's own metrics."""
+    file = paths.ROOT / "bench" / "backend.json"
+    if not file.exists():
+        pytest.skip("no cross-machine check committed")
+    other = json.loads(file.read_text())
+    results = paths.results_dir() / other["profile"]
+    mine = {
+        name: json.loads((results / name / "metrics.json").read_text())
+        for name in other["runs"]
+        if (results / name / "metrics.json").exists()
+    }
+    out = backends.comparison(mine, other)
+    for row in out["rows"]:
+        if row["status"] == "compared":
+            assert (
+                row["published"]["test_accuracy_per_seed"]
+                == (mine[row["run"]]["test"]["accuracy_per_seed"])
+            )
+        else:
+            assert row["status"] in ("pending", "changed", "extra")
