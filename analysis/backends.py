@@ -34,6 +34,20 @@ def same_parameters(published: dict, other: dict) -> bool:
     return mine == theirs
 
 
+def longer_schedule_of(name: str, runs: dict[str, dict]) -> str | None:
+    """The run of `runs` that `name` repeats with more epochs and nothing else changed."""
+    mine = {k: v for k, v in runs[name]["params"].items() if k not in BOOKKEEPING | {"epochs"}}
+    for other, r in runs.items():
+        theirs = {k: v for k, v in r["params"].items() if k not in BOOKKEEPING | {"epochs"}}
+        if (
+            other != name
+            and theirs == mine
+            and r["params"]["epochs"] < runs[name]["params"]["epochs"]
+        ):
+            return other
+    return None
+
+
 def comparison(published: dict[str, dict], other: dict, planned: set[str] | None = None) -> dict:
     """Rows of the cross-check: each run of `other` (a `bench/backend.json`) beside the
     published run of that name, when its metrics exist and their parameters still match.
@@ -77,6 +91,8 @@ def comparison(published: dict[str, dict], other: dict, planned: set[str] | None
                 row[f"{key}_beyond_spread"] = bool(abs(diff) > spread)
             row["speedup"] = mine["seconds_per_epoch"] / row["other"]["seconds_per_epoch"]
         rows.append(row)
+    for row in rows:
+        row["longer_schedule_of"] = longer_schedule_of(row["run"], other["runs"])
     compared = [r for r in rows if r["status"] == "compared"]
 
     def largest(key: str) -> float | None:

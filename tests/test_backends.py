@@ -89,3 +89,17 @@ def test_the_committed_check_matches_its_published_runs_or_says_why_not():
             )
         else:
             assert row["status"] in ("pending", "changed", "extra")
+
+
+def test_a_longer_schedule_of_the_same_run_is_recognised():
+    longer = {**PARAMS, "epochs": 72}
+    runs = {
+        "cnn": other_run([0.5] * 3, [0.6] * 3),
+        "cnn-72": other_run([0.5] * 3, [0.65] * 3, params=longer),
+        "cnn-wide-72": other_run([0.5] * 3, [0.6] * 3, params={**longer, "filters": [64]}),
+    }
+    assert backends.longer_schedule_of("cnn-72", runs) == "cnn"
+    assert backends.longer_schedule_of("cnn", runs) is None  # shorter, not longer
+    assert backends.longer_schedule_of("cnn-wide-72", runs) is None  # another change too
+    rows = backends.comparison({}, {"runs": runs})["rows"]
+    assert [r["longer_schedule_of"] for r in rows] == [None, "cnn", None]
