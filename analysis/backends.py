@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from analysis import study
+
 # Parameters the runner adds for the notebook's own bookkeeping; they change no number.
 BOOKKEEPING = {"run_name", "profile", "output_dir", "data_dir", "code_version", "skip_bad_entries"}
 
@@ -46,6 +48,30 @@ def longer_schedule_of(name: str, runs: dict[str, dict]) -> str | None:
         ):
             return other
     return None
+
+
+def replication(published: dict[str, dict], other: dict, a: str, b: str) -> dict | None:
+    """a − b on test, paired over the other machine's seeds, when both runs there trained what
+    the published runs trained: does a difference seen here appear there too?"""
+    runs = other["runs"]
+    for name in (a, b):
+        if name not in runs or name not in published:
+            return None
+        if not same_parameters(published[name]["params"], runs[name]["params"]):
+            return None
+    return study.paired(runs[a], runs[b])
+
+
+def disagrees(rep: dict | None, here: dict) -> bool:
+    """The other machine's paired result contradicts this one's: another verdict, or a
+    difference of the other sign. No replication (or one without a test) contradicts nothing."""
+    if not rep or rep.get("p_value") is None:
+        return False
+    if rep["verdict"] != here["verdict"]:
+        return True
+    return rep["verdict"] == study.DIFFERENCE and (rep["difference"] > 0) != (
+        here["difference"] > 0
+    )
 
 
 def comparison(published: dict[str, dict], other: dict, planned: set[str] | None = None) -> dict:

@@ -103,3 +103,30 @@ def test_a_longer_schedule_of_the_same_run_is_recognised():
     assert backends.longer_schedule_of("cnn-wide-72", runs) is None  # another change too
     rows = backends.comparison({}, {"runs": runs})["rows"]
     assert [r["longer_schedule_of"] for r in rows] == [None, "cnn", None]
+
+
+def seeds(*accs):
+    return {"per_seed": [{"seed": i, "test": {"accuracy": a}} for i, a in enumerate(accs)]}
+
+
+def test_a_difference_here_is_checked_on_the_other_machine_seeds():
+    mine = {"a": published([0.5] * 3, [0.7] * 3), "b": published([0.5] * 3, [0.7] * 3)}
+    steady = {
+        "runs": {
+            "a": {**other_run([0.5] * 3, [0.7] * 3), **seeds(0.50, 0.52, 0.51)},
+            "b": {**other_run([0.5] * 3, [0.7] * 3), **seeds(0.55, 0.56, 0.57)},
+        }
+    }
+    rep = backends.replication(mine, steady, "a", "b")
+    assert rep["difference"] == pytest.approx(-0.05) and rep["verdict"] == "difference"
+    lower_here = {"verdict": "difference", "difference": -0.02}
+    higher_here = {"verdict": "difference", "difference": 0.02}
+    none_here = {"verdict": "no difference shown", "difference": -0.01}
+    assert not backends.disagrees(rep, lower_here)
+    assert backends.disagrees(rep, higher_here)  # a difference of the other sign
+    assert backends.disagrees(rep, none_here)  # another verdict
+    assert not backends.disagrees(None, lower_here)
+    # Not comparable when either run is unpublished or trained something else.
+    assert backends.replication({"a": mine["a"]}, steady, "a", "b") is None
+    changed = {**mine, "b": published([0.5] * 3, [0.7] * 3, params={**PARAMS, "epochs": 8})}
+    assert backends.replication(changed, steady, "a", "b") is None
