@@ -101,11 +101,14 @@ def differs_only_in(run: dict, other: dict, keys: set[str]) -> bool:
 
 
 def original_of(name: str, runs: dict) -> str | None:
-    """The run a pixel-permuted run was made from: the same parameters without the shuffle."""
-    for other, m in runs.items():
-        unshuffled = not m["params"].get("permute_pixels")
-        if other != name and unshuffled and differs_only_in(runs[name], m, {"permute_pixels"}):
-            return other
+    """The run a pixel-permuted run was made from: the same parameters without the shuffle, or,
+    failing that, without the shuffle and with another number of epochs (a permuted network
+    learns slowly, so its control may train longer and still be the same comparison)."""
+    for allowed in ({"permute_pixels"}, {"permute_pixels", "epochs"}):
+        for other, m in runs.items():
+            unshuffled = not m["params"].get("permute_pixels")
+            if other != name and unshuffled and differs_only_in(runs[name], m, allowed):
+                return other
     return None
 
 

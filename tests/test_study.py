@@ -130,6 +130,21 @@ def test_original_of_ignores_runs_that_differ_in_more_than_the_shuffle():
     assert study.original_of("wide-permuted", runs) == "cnn-wide"
 
 
+def test_a_permuted_control_that_trains_longer_still_finds_its_original():
+    """The plan's cnn-permuted trains 48 epochs against the CNN's 24: still its control. A run
+    with the same epochs wins over one that differs in epochs; any other change still excludes."""
+    runs = {
+        "cnn": run([0.6] * 3, params={"epochs": 24}),
+        "cnn-lr": run([0.6] * 3, params={"epochs": 48, "learning_rate": 0.1}),
+        "cnn-permuted": run([0.3] * 3, params={"epochs": 48, "permute_pixels": True}),
+    }
+    assert study.original_of("cnn-permuted", runs) == "cnn"
+    runs["cnn-48"] = run([0.6] * 3, params={"epochs": 48})
+    assert study.original_of("cnn-permuted", runs) == "cnn-48"  # differs only in the shuffle
+    del runs["cnn"], runs["cnn-48"]
+    assert study.original_of("cnn-permuted", runs) is None  # cnn-lr changed the learning rate
+
+
 def test_kernel_finding_chooses_on_val_and_matches_the_capacity_control():
     runs = {
         "cnn": run([0.50, 0.52, 0.51], val_f1=[0.70, 0.71, 0.69], parameters=400),
