@@ -123,10 +123,27 @@ def context(plan: Plan, results: Path, allow_failed: bool, refresh: bool = True)
         "bench": json.loads(bench_file.read_text()) if bench_file.exists() else None,
         "backends": backend_check(models, plan),
         "timed": timed(results, runs),
-        "profile_seconds": {"runs": len(fresh), "seconds": sum(r["seconds"] for r in fresh)}
-        if fresh
-        else None,
+        "profile_seconds": profile_seconds(plan, fresh, pending) if fresh else None,
     }
+
+
+def profile_seconds(plan: Plan, records: list[dict], pending: list[str]) -> list[dict]:
+    """The profile's measured wall time in its two parts: the study's runs (several seeds, the
+    time budget) and the one-seed recipe search on top, each with what is still to compute."""
+    parts = {"study": "The study's runs", "recipe": "The recipe search (one seed per variant)"}
+    out = []
+    for part, label in parts.items():
+        names = {n for n, r in plan.runs.items() if (r.group == "recipe") == (part == "recipe")}
+        done = [r for r in records if r["run"] in names]
+        out.append(
+            {
+                "part": label,
+                "runs": len(done),
+                "seconds": sum(r["seconds"] for r in done),
+                "pending": [n for n in pending if n in names],
+            }
+        )
+    return out
 
 
 def backend_check(models: dict, plan: Plan) -> dict | None:

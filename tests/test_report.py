@@ -153,3 +153,11 @@ def test_interpretation_numbers_follow_the_results(smoke, tmp_path):
         assert f"{100 * change:+.1f} points over 1 seed" in text
         pages.append(text)
     assert pages[0] != pages[1]
+
+
+def test_profile_time_is_split_into_the_study_and_the_recipe_search():
+    plan = load(profile="standard")
+    records = [{"run": "cnn", "seconds": 100.0}, {"run": "recipe-64px", "seconds": 30.0}]
+    study, recipe = render.profile_seconds(plan, records, ["kernel-7x7", "recipe-96px"])
+    assert (study["runs"], study["seconds"], study["pending"]) == (1, 100.0, ["kernel-7x7"])
+    assert (recipe["runs"], recipe["seconds"], recipe["pending"]) == (1, 30.0, ["recipe-96px"])
