@@ -130,3 +130,27 @@ def test_a_difference_here_is_checked_on_the_other_machine_seeds():
     assert backends.replication({"a": mine["a"]}, steady, "a", "b") is None
     changed = {**mine, "b": published([0.5] * 3, [0.7] * 3, params={**PARAMS, "epochs": 8})}
     assert backends.replication(changed, steady, "a", "b") is None
+
+
+def test_an_unrepeated_verdict_says_which_way_the_other_seeds_point():
+    from runner import render
+
+    macro = render.environment().get_template("_macros.md.j2").module.replicated
+    there = {"difference": -0.032, "p_value": 0.25, "verdict": "no difference shown"}
+    check = {"replicate": lambda a, b: there, "disagrees": lambda a, b, here: True}
+
+    def text(difference, p_value, verdict):
+        return macro(
+            check,
+            "a",
+            "b",
+            {"accuracy": dict(difference=difference, p_value=p_value, verdict=verdict)},
+        )
+
+    assert "point the same way but do not confirm" in text(-0.033, 0.045, "difference")
+    assert "disagree on the sign" in text(0.02, 0.01, "difference")
+    there.update(p_value=0.01, verdict="difference")
+    assert "show a difference these seeds do not" in text(-0.01, 0.4, "no difference shown")
+    assert "not settled" not in macro(
+        {**check, "disagrees": lambda a, b, h: False}, "a", "b", {"accuracy": there}
+    )
