@@ -363,6 +363,53 @@ def scout_summary(rows: list[dict]) -> list[dict]:
     return sorted(out, key=lambda r: -r["val_macro_f1"])
 
 
+def gap_decomposition(shift: dict | None) -> dict | None:
+    """Split the reference's val→test gap into class mix and appearance, on the classes present
+    in all three splits: val at val's mix → test at val's mix (the same classes, recognised on
+    other sols: appearance) → test at test's mix (class mix). Val's overall accuracy also holds
+    classes test lacks, so the overall gap is not the one to decompose."""
+    if not shift or "val_accuracy_common" not in shift:
+        return None
+    val, at_val_mix = shift["val_accuracy_common"], shift["test_accuracy_val_mix"]
+    test = shift["test_accuracy_common"]
+    common = set(shift["common_classes"])
+    others = [r for r in shift["per_class"] if r["val"] and r["id"] not in common]
+    n_other = sum(r["val"] for r in others)
+    n_val = sum(r["val"] for r in shift["per_class"])
+    correct = sum(r["val"] * (r["val_recall"] or 0.0) for r in others)
+    appearance, mix = val - at_val_mix, at_val_mix - test
+    shared = [r for r in shift["per_class"] if r["id"] in common]
+    n_shared = sum(r["val"] for r in shared) or 1
+    by_class = sorted(
+        (
+            {
+                "name": r["name"],
+                "val_recall": r["val_recall"],
+                "test_recall": r["test_recall"],
+                "points": r["val"] / n_shared * (r["val_recall"] - r["test_recall"]),
+            }
+            for r in shared
+        ),
+        key=lambda c: -c["points"],
+    )
+    return {
+        "val_common": val,
+        "test_at_val_mix": at_val_mix,
+        "test_common": test,
+        "gap": val - test,
+        "appearance": appearance,
+        "mix": mix,
+        "larger": "appearance" if appearance >= mix else "mix",
+        "appearance_by_class": by_class,
+        "val_only": [
+            {"name": r["name"], "val": r["val"], "test": r["test"], "val_recall": r["val_recall"]}
+            for r in sorted(others, key=lambda r: -r["val"])
+        ],
+        "val_share_other": n_other / n_val if n_val else 0.0,
+        "val_accuracy_other": correct / n_other if n_other else None,
+    }
+
+
 def consistency(run: dict) -> dict:
     """Inference-mode train accuracy against the accuracy measured during training, per seed."""
     rows = [
@@ -399,6 +446,7 @@ def findings(
     out["recipe"] = recipe_finding(runs, reference, members.get("recipe", []), baseline)
     if reference in runs:
         out["shift"] = runs[reference].get("shift")
+        out["gap"] = gap_decomposition(out["shift"])
         out["consistency"] = consistency(runs[reference])
         out["baselines"] = runs[reference].get("baselines")
     out["table"] = [

@@ -702,3 +702,39 @@ def test_findings_without_groups_or_without_the_reference_or_baseline():
         "cnn-permuted",
         "kernel-5x5",
     ]
+
+
+def test_the_val_test_gap_splits_into_appearance_and_class_mix():
+    from analysis import evaluate
+
+    ids, names = [1, 2, 3], {1: "rock", 2: "sky", 3: "drill holes"}
+    # class 3 is in val but not in test; the shared classes are recognised half as often on test
+    labels = {
+        "train": np.array([1, 1, 2, 2, 3]),
+        "val": np.array([1, 1, 1, 2, 3, 3]),
+        "test": np.array([1, 1, 2, 2]),
+    }
+    preds = {"val": [np.array([1, 1, 1, 2, 1, 3])], "test": [np.array([1, 2, 1, 2])]}
+    g = study.gap_decomposition(evaluate.split_shift(labels, preds, ids, names))
+    assert g["val_common"] == 1.0 and g["test_common"] == 0.5
+    assert g["test_at_val_mix"] == pytest.approx(3 / 4 * 0.5 + 1 / 4 * 0.5)
+    assert g["appearance"] == pytest.approx(0.5) and g["mix"] == pytest.approx(0.0)
+    assert g["larger"] == "appearance"
+    assert [c["name"] for c in g["appearance_by_class"]] == ["rock", "sky"]
+    assert [c["points"] for c in g["appearance_by_class"]] == pytest.approx([0.375, 0.125])
+    assert g["val_only"] == [{"name": "drill holes", "val": 2, "test": 0, "val_recall": 0.5}]
+    assert g["val_share_other"] == pytest.approx(2 / 6) and g["val_accuracy_other"] == 0.5
+
+    # the other side: the same classes score alike, test just holds more of the hard one
+    labels = {
+        "train": np.array([1, 2]),
+        "val": np.array([1, 1, 1, 2]),
+        "test": np.array([1, 2, 2, 2]),
+    }
+    preds = {"val": [np.array([1, 1, 1, 1])], "test": [np.array([1, 1, 1, 2])]}
+    g = study.gap_decomposition(evaluate.split_shift(labels, preds, ids, names))
+    assert g["val_common"] == 0.75 and g["test_common"] == 0.5
+    assert g["test_at_val_mix"] == pytest.approx(3 / 4 * 1.0 + 1 / 4 * (1 / 3))
+    assert g["larger"] == "mix" and g["val_only"] == [] and g["val_accuracy_other"] is None
+    assert g["gap"] == pytest.approx(g["appearance"] + g["mix"])
+    assert study.gap_decomposition(None) is None
