@@ -133,6 +133,17 @@ def summary_row(name: str, m: dict) -> dict:
     }
 
 
+def holm(p_values: dict[str, float | None]) -> dict[str, float | None]:
+    """Holm's step-down adjustment of a family of p-values (runs without a test are left out):
+    the k-th smallest is multiplied by (m - k + 1), made monotone, capped at 1."""
+    tested = sorted((p, n) for n, p in p_values.items() if p is not None)
+    m, running, out = len(tested), 0.0, {n: None for n in p_values}
+    for k, (p, n) in enumerate(tested):
+        running = max(running, min(1.0, (m - k) * p))
+        out[n] = running
+    return out
+
+
 def kernel_finding(runs: dict, preds: dict, reference: str, members: list[str]) -> dict:
     """The kernel experiments: which one val chooses (mean val macro-F1 over seeds), each one
     against the reference on test (paired over seeds), and the capacity control: a run with 3×3
@@ -155,6 +166,13 @@ def kernel_finding(runs: dict, preds: dict, reference: str, members: list[str]) 
         "against_reference": {
             n: compare(n, reference, runs, preds) for n in names if n != reference and ref
         },
+    }
+    # Several kernels are tested against one reference at once: Holm's correction says which
+    # verdicts survive that multiplicity.
+    adjusted = holm({n: c["accuracy"]["p_value"] for n, c in out["against_reference"].items()})
+    out["holm"] = {
+        n: {"p_adjusted": p, "difference": p is not None and p < SIG_LEVEL}
+        for n, p in adjusted.items()
     }
     if ref:
         out["cost"] = {

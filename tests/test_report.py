@@ -8,7 +8,7 @@ import shutil
 import pytest
 import yaml
 
-from analysis import paths
+from analysis import paths, study
 from runner import compare, layout, render, state
 from runner.plan import load
 
@@ -151,6 +151,10 @@ def test_interpretation_numbers_follow_the_results(smoke, tmp_path):
         # The original − permuted difference, computed here from the two runs' seeds.
         change = cnn["per_seed"][0]["test"]["accuracy"] - perm["per_seed"][0]["test"]["accuracy"]
         assert f"{100 * change:+.1f} points over 1 seed" in text
+        # The val→test gap on the shared classes, split into its two steps from the run's shift.
+        g = study.gap_decomposition(cnn["shift"])
+        assert f"{-100 * g['appearance']:+.1f} points: **appearance**" in text
+        assert f"{-100 * g['mix']:+.1f} points: **class mix**" in text
         pages.append(text)
     assert pages[0] != pages[1]
 
