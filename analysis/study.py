@@ -168,12 +168,18 @@ def kernel_finding(runs: dict, preds: dict, reference: str, members: list[str]) 
         },
     }
     # Several kernels are tested against one reference at once: Holm's correction says which
-    # verdicts survive that multiplicity.
+    # verdicts survive that multiplicity, and the verdict the site states is Holm's.
     adjusted = holm({n: c["accuracy"]["p_value"] for n, c in out["against_reference"].items()})
     out["holm"] = {
         n: {"p_adjusted": p, "difference": p is not None and p < SIG_LEVEL}
         for n, p in adjusted.items()
     }
+    for n, p in adjusted.items():
+        if p is not None:
+            acc = out["against_reference"][n]["accuracy"]
+            acc["p_holm"] = p
+            acc["verdict"] = DIFFERENCE if p < SIG_LEVEL else NO_DIFFERENCE
+            out["against_reference"][n]["verdict"] = acc["verdict"]
     if ref:
         out["cost"] = {
             n: {
@@ -303,14 +309,17 @@ def _seed0(run: dict) -> dict:
 
 def _choice(rows: list[dict], incumbent: dict, spread: float | None) -> dict:
     """Which of one model kind's rows val prefers, and whether its lead over the recipe in use
-    is more than that recipe's seed spread: with one seed a variant, a smaller lead is noise."""
+    is more than noise. Both sides are one seed, so the lead's own spread is that of a
+    difference of two draws: sqrt(2) times the recipe's seed standard deviation."""
     best = max(rows, key=lambda r: r["val_macro_f1"])
     gain = best["val_macro_f1"] - incumbent["val_macro_f1"]
+    noise = float(np.sqrt(2) * spread) if spread is not None else None
     return {
         "best_on_val": best["run"],
         "gain": gain,
         "seed_std": spread,
-        "beyond_spread": spread is not None and gain > spread,
+        "noise": noise,
+        "beyond_spread": noise is not None and gain > noise,
     }
 
 
@@ -507,11 +516,17 @@ def scout_decisions(rounds: dict[str, list[dict]]) -> dict:
         spread = [r["val_macro_f1_std"] for r in last if r["val_macro_f1_std"] is not None]
         out["best_change"] = {
             "variant": best["variant"],
+            "seeds": len(best["seeds"]),
+            "reference_seeds": len(by_last["reference"]["seeds"]),
             "gain": best["val_macro_f1"] - by_last["reference"]["val_macro_f1"],
             "typical_seed_std": float(np.median(spread)) if spread else None,
         }
     base = [r for r in last if r["model"] == "baseline"]
     if base:
         best = max(base, key=lambda r: r["val_macro_f1"])
-        out["baseline"] = {"variant": best["variant"], "val_macro_f1": best["val_macro_f1"]}
+        out["baseline"] = {
+            "variant": best["variant"],
+            "val_macro_f1": best["val_macro_f1"],
+            "seeds": len(best["seeds"]),
+        }
     return out

@@ -173,6 +173,29 @@ def test_kernel_finding_chooses_on_val_and_matches_the_capacity_control():
     assert k["holm"].keys() == raw.keys()
     assert {n: h["p_adjusted"] for n, h in k["holm"].items()} == pytest.approx(study.holm(raw))
     assert all(h["p_adjusted"] >= raw[n] for n, h in k["holm"].items())
+    # the verdict stated is Holm's: a raw p under 5 % that the correction lifts is not a difference
+    for n, c in k["against_reference"].items():
+        assert c["accuracy"]["p_holm"] == k["holm"][n]["p_adjusted"]
+        assert c["verdict"] == (
+            study.DIFFERENCE if c["accuracy"]["p_holm"] < 0.05 else study.NO_DIFFERENCE
+        )
+
+
+def test_kernel_verdicts_are_holm_adjusted():
+    runs = {
+        "cnn": run([0.50, 0.52, 0.51]),
+        "kernel-5x5": run([0.465, 0.50, 0.485], params={"kernel_sizes": [5] * 4}),  # p 0.026
+        "kernel-7x7": run([0.47, 0.505, 0.49], params={"kernel_sizes": [7] * 4}),  # p 0.039
+    }
+    k = study.kernel_finding(runs, {}, "cnn", ["kernel-5x5", "kernel-7x7"])
+    five, seven = (k["against_reference"][n]["accuracy"] for n in ("kernel-5x5", "kernel-7x7"))
+    assert five["p_value"] < 0.05 and seven["p_value"] < 0.05  # alone, each a difference
+    assert five["p_holm"] == pytest.approx(2 * five["p_value"])  # smallest of two: times 2
+    assert seven["p_holm"] == pytest.approx(2 * five["p_value"])  # kept monotone
+    assert five["verdict"] == seven["verdict"] == study.NO_DIFFERENCE
+    # one comparison alone is its own family: no adjustment
+    k = study.kernel_finding(runs, {}, "cnn", ["kernel-5x5"])
+    assert k["against_reference"]["kernel-5x5"]["verdict"] == study.DIFFERENCE
 
 
 def test_translation_compares_relative_drops_per_seed():
@@ -577,9 +600,14 @@ def test_recipe_finding_compares_the_baselines_variants_with_the_baseline():
     b = r["choice"]["baseline"]
     assert b["best_on_val"] == "baseline-lr-low" and b["gain"] == pytest.approx(0.01)
     assert b["seed_std"] == pytest.approx(0.04) and not b["beyond_spread"]
-    # The CNN's variant leads by 0.05, more than the reference's spread (0.02).
+    # The CNN's variant leads by 0.05, more than one seed against one seed varies:
+    # sqrt(2) times the reference's spread (0.02).
     c = r["choice"]["cnn"]
     assert c["best_on_val"] == "recipe-lr-high" and c["gain"] == pytest.approx(0.05)
+    assert c["noise"] == pytest.approx(2**0.5 * c["seed_std"])
+    # A lead above one seed spread but below sqrt(2) of it is still noise.
+    close = study._choice([{"run": "v", "val_macro_f1": 0.745}], {"val_macro_f1": 0.72}, 0.02)
+    assert close["gain"] > 0.02 and not close["beyond_spread"]
     assert c["beyond_spread"] and r["best_on_val"] == "recipe-lr-high"
     # Without a computed baseline its variants are measured against the reference, as before.
     del runs["baseline"]

@@ -66,6 +66,7 @@ def variant(name, f1, std=None, model="cnn", augment="flip"):
         "augment": augment,
         "val_macro_f1": f1,
         "val_macro_f1_std": std,
+        "seeds": [0, 1] if std is not None else [0],  # a spread needs two seeds
     }
 
 
@@ -96,7 +97,8 @@ def test_scout_decisions_reads_augmentation_from_the_first_round_the_rest_from_t
     assert d["best_change"]["gain"] == pytest.approx(0.03)
     # the median over the round's variants with a spread: 0.01, 0.02, 0.03, 0.04
     assert d["best_change"]["typical_seed_std"] == pytest.approx(0.025)
-    assert d["baseline"] == {"variant": "baseline-lr-1e-3", "val_macro_f1": 0.58}
+    assert d["best_change"]["seeds"] == 2 and d["best_change"]["reference_seeds"] == 2
+    assert d["baseline"] == {"variant": "baseline-lr-1e-3", "val_macro_f1": 0.58, "seeds": 2}
 
 
 def test_scout_rounds_are_ordered_by_their_number_not_as_text():
