@@ -407,10 +407,22 @@ def gap_decomposition(shift: dict | None) -> dict | None:
     appearance, mix = val - at_val_mix, at_val_mix - test
     shared = [r for r in shift["per_class"] if r["id"] in common]
     n_shared = sum(r["val"] for r in shared) or 1
+    # The other order (class mix first) moves val to test's mix before the sols change; the
+    # two orders bound each part, and only a part larger in both is called the larger.
+    n_test = sum(r["test"] for r in shared) or 1
+    val_at_test_mix = sum(r["test"] / n_test * r["val_recall"] for r in shared)
+    mix_first, appearance_second = val - val_at_test_mix, val_at_test_mix - test
+    if appearance >= mix and appearance_second >= mix_first:
+        larger = "appearance"
+    elif appearance < mix and appearance_second < mix_first:
+        larger = "mix"
+    else:
+        larger = "neither"
     by_class = sorted(
         (
             {
                 "name": r["name"],
+                "test": r["test"],
                 "val_recall": r["val_recall"],
                 "test_recall": r["test_recall"],
                 "points": r["val"] / n_shared * (r["val_recall"] - r["test_recall"]),
@@ -426,7 +438,9 @@ def gap_decomposition(shift: dict | None) -> dict | None:
         "gap": val - test,
         "appearance": appearance,
         "mix": mix,
-        "larger": "appearance" if appearance >= mix else "mix",
+        "val_at_test_mix": val_at_test_mix,
+        "other_order": {"mix": mix_first, "appearance": appearance_second},
+        "larger": larger,
         "appearance_by_class": by_class,
         "val_only": [
             {"name": r["name"], "val": r["val"], "test": r["test"], "val_recall": r["val_recall"]}

@@ -757,6 +757,9 @@ def test_the_val_test_gap_splits_into_appearance_and_class_mix():
     assert [c["points"] for c in g["appearance_by_class"]] == pytest.approx([0.375, 0.125])
     assert g["val_only"] == [{"name": "drill holes", "val": 2, "test": 0, "val_recall": 0.5}]
     assert g["val_share_other"] == pytest.approx(2 / 6) and g["val_accuracy_other"] == 0.5
+    # the other order: val at test's mix (2/4, 2/4 of classes 1 and 2, both recall 1) first
+    assert g["val_at_test_mix"] == pytest.approx(1.0)
+    assert g["other_order"] == {"mix": pytest.approx(0.0), "appearance": pytest.approx(0.5)}
 
     # the other side: the same classes score alike, test just holds more of the hard one
     labels = {
@@ -769,6 +772,10 @@ def test_the_val_test_gap_splits_into_appearance_and_class_mix():
     assert g["val_common"] == 0.75 and g["test_common"] == 0.5
     assert g["test_at_val_mix"] == pytest.approx(3 / 4 * 1.0 + 1 / 4 * (1 / 3))
     assert g["larger"] == "mix" and g["val_only"] == [] and g["val_accuracy_other"] is None
+    # class mix first: val's recalls (1, 0) at test's mix (1/4, 3/4)
+    assert g["val_at_test_mix"] == pytest.approx(0.25)
+    assert g["other_order"]["mix"] == pytest.approx(0.5)
+    assert g["other_order"]["appearance"] == pytest.approx(-0.25)
     assert g["gap"] == pytest.approx(g["appearance"] + g["mix"])
     assert study.gap_decomposition(None) is None
 
