@@ -50,16 +50,25 @@ def longer_schedule_of(name: str, runs: dict[str, dict]) -> str | None:
     return None
 
 
+def counterpart(published: dict[str, dict], other_runs: dict[str, dict], name: str) -> str | None:
+    """The other machine's run that trained what the published run `name` trained: the run of
+    that name, else one saved under another name (a plan changed after the check was run)."""
+    if name not in published:
+        return None
+    mine = published[name]["params"]
+    if name in other_runs and same_parameters(mine, other_runs[name]["params"]):
+        return name
+    return next((o for o, r in other_runs.items() if same_parameters(mine, r["params"])), None)
+
+
 def replication(published: dict[str, dict], other: dict, a: str, b: str) -> dict | None:
     """a − b on test, paired over the other machine's seeds, when both runs there trained what
     the published runs trained: does a difference seen here appear there too?"""
     runs = other["runs"]
-    for name in (a, b):
-        if name not in runs or name not in published:
-            return None
-        if not same_parameters(published[name]["params"], runs[name]["params"]):
-            return None
-    return study.paired(runs[a], runs[b])
+    there = [counterpart(published, runs, name) for name in (a, b)]
+    if None in there:
+        return None
+    return study.paired(runs[there[0]], runs[there[1]])
 
 
 def disagrees(rep: dict | None, here: dict) -> bool:
@@ -93,8 +102,24 @@ def comparison(published: dict[str, dict], other: dict, planned: set[str] | None
                 r["converged"],
             ),
         }
+        row["epochs"] = r["params"].get("epochs")
         m = published.get(name)
-        if planned is not None and name not in planned:
+        # A run saved under another name that trained what a published run trained is that
+        # run's check (the plan adopted its parameters after the check ran).
+        twin = next(
+            (
+                p
+                for p, pm in published.items()
+                if p != name
+                and (planned is None or p in planned)
+                and same_parameters(pm["params"], r["params"])
+            ),
+            None,
+        )
+        if twin and not (m and same_parameters(m["params"], r["params"])):
+            row["as"], m = twin, published[twin]
+            row["status"] = "compared"
+        elif planned is not None and name not in planned:
             row["status"] = "extra"
         elif m is None:
             row["status"] = "pending"
@@ -102,6 +127,7 @@ def comparison(published: dict[str, dict], other: dict, planned: set[str] | None
             row["status"] = "changed"
         else:
             row["status"] = "compared"
+        if row["status"] == "compared":
             mine = _side(
                 m["test"]["accuracy_per_seed"],
                 [max(h["val_macro_f1"]) for h in m["history"]],

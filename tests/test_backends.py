@@ -85,7 +85,7 @@ def test_the_committed_check_matches_its_published_runs_or_says_why_not():
         if row["status"] == "compared":
             assert (
                 row["published"]["test_accuracy_per_seed"]
-                == (mine[row["run"]]["test"]["accuracy_per_seed"])
+                == (mine[row.get("as", row["run"])]["test"]["accuracy_per_seed"])
             )
         else:
             assert row["status"] in ("pending", "changed", "extra")
@@ -154,3 +154,42 @@ def test_an_unrepeated_verdict_says_which_way_the_other_seeds_point():
     assert "not settled" not in macro(
         {**check, "disagrees": lambda a, b, h: False}, "a", "b", {"accuracy": there}
     )
+
+
+def test_a_check_saved_under_another_name_counts_for_the_run_whose_parameters_it_trained():
+    """The plan adopted a longer schedule after the check ran: the other machine's run of that
+    schedule, saved under another name, is the published run's check; its old run is not."""
+    permuted = {**PARAMS, "permute_pixels": True}
+    longer = {**permuted, "epochs": 72}
+    mine = {
+        "cnn": published([0.56] * 3, [0.70] * 3),
+        "cnn-permuted": published([0.46, 0.48, 0.45], [0.6] * 3, params=longer),
+    }
+    theirs = {
+        "runs": {
+            "cnn": {**other_run([0.5] * 3, [0.7] * 3), **seeds(0.56, 0.57, 0.55)},
+            "cnn-permuted": {
+                **other_run([0.4] * 3, [0.55] * 3, params=permuted),
+                **seeds(0.45, 0.46, 0.44),
+            },
+            "cnn-permuted-72": {
+                **other_run([0.47] * 3, [0.6] * 3, params=longer),
+                **seeds(0.47, 0.48, 0.46),
+            },
+        }
+    }
+    out = backends.comparison(mine, theirs, planned={"cnn", "cnn-permuted"})
+    rows = {r["run"]: r for r in out["rows"]}
+    assert rows["cnn-permuted"]["status"] == "changed" and "as" not in rows["cnn-permuted"]
+    twin = rows["cnn-permuted-72"]
+    assert twin["status"] == "compared" and twin["as"] == "cnn-permuted"
+    assert twin["published"]["test_accuracy_per_seed"] == [0.46, 0.48, 0.45]
+    assert twin["epochs"] == 72 and twin["longer_schedule_of"] == "cnn-permuted"
+    assert rows["cnn"]["status"] == "compared" and "as" not in rows["cnn"]
+    assert out["compared"] == 2
+    # the paired replication reads the twin, not the stale run of the published name
+    rep = backends.replication(mine, theirs, "cnn", "cnn-permuted")
+    assert rep["difference"] == pytest.approx(0.09)
+    assert backends.counterpart(mine, theirs["runs"], "cnn-permuted") == "cnn-permuted-72"
+    assert backends.counterpart(mine, theirs["runs"], "cnn") == "cnn"
+    assert backends.counterpart(mine, theirs["runs"], "kernel-7x7") is None
