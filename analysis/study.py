@@ -362,6 +362,36 @@ def recipe_finding(
     return out
 
 
+def size_and_length(runs: dict, reference: str, members: list[str]) -> list[dict]:
+    """The reference and the recipe runs that change only its input size and its epochs, so
+    that resolution and schedule length are read together with what each costs: seed 0's val
+    macro-F1 and the time to train one seed. Sorted by input size, then epochs."""
+    if reference not in runs or "per_seed" not in runs[reference]:
+        return []
+    ref = runs[reference]["params"]
+    free = {"image_size", "epochs", "seeds"}
+    out = []
+    for name in [reference, *members]:
+        m = runs.get(name)
+        if not m or "per_seed" not in m or m["params"].get("model") != ref.get("model"):
+            continue
+        keys = set(m["params"]) | set(ref)
+        if any(m["params"].get(k) != ref.get(k) for k in keys - free):
+            continue
+        s0 = _seed0(m)
+        out.append(
+            {
+                "run": name,
+                "image_size": m["params"]["image_size"],
+                "epochs": m["params"]["epochs"],
+                "val_macro_f1": s0["val"]["macro_f1"],
+                "plateaued": s0["plateaued"],
+                "train_seconds": m["timing"]["train_seconds"],
+            }
+        )
+    return sorted(out, key=lambda r: (r["image_size"], r["epochs"]))
+
+
 def scout_summary(rows: list[dict]) -> list[dict]:
     """The GPU scout's rows (bench/scout.py), one per variant: mean and spread over seeds."""
     by: dict[str, list[dict]] = {}
@@ -485,6 +515,7 @@ def findings(
     out["kernels"] = kernel_finding(runs, preds, reference, members.get("kernels", []))
     out["translation"] = translation_finding(runs, reference, baseline)
     out["recipe"] = recipe_finding(runs, reference, members.get("recipe", []), baseline)
+    out["size_and_length"] = size_and_length(runs, reference, members.get("recipe", []))
     if reference in runs:
         out["shift"] = runs[reference].get("shift")
         out["gap"] = gap_decomposition(out["shift"])

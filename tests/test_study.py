@@ -790,3 +790,25 @@ def test_holm_adjusts_a_family_of_p_values_step_down():
     adj = study.holm({"a": 0.03, "b": 0.031, "c": 0.9})
     assert adj["a"] == pytest.approx(0.09) and adj["b"] == pytest.approx(0.09)
     assert study.holm({"a": 0.6, "b": 0.7}) == {"a": 1.0, "b": 1.0}
+
+
+def test_size_and_length_keeps_only_runs_that_change_input_size_or_epochs():
+    base = {"learning_rate": 0.002, "image_size": 48, "epochs": 24}
+    ref = recipe_run([0.72, 0.70, 0.71], seeds=(0, 1, 2), params={**base, "seeds": [0, 1, 2]})
+    runs = {
+        "cnn": ref,
+        "recipe-96px": recipe_run([0.68], params={**base, "image_size": 96, "epochs": 15}),
+        "recipe-short": recipe_run([0.66], params={**base, "epochs": 10}),
+        "recipe-lr": recipe_run([0.80], params={**base, "learning_rate": 0.004}),
+        "recipe-base": recipe_run([0.60], params={**base, "model": "baseline"}),
+        "recipe-pending": {"params": {**base, "epochs": 36}},
+    }
+    rows = study.size_and_length(runs, "cnn", [n for n in runs if n != "cnn"] + ["recipe-gone"])
+    assert [(r["run"], r["image_size"], r["epochs"]) for r in rows] == [
+        ("recipe-short", 48, 10),
+        ("cnn", 48, 24),
+        ("recipe-96px", 96, 15),
+    ]
+    assert rows[1]["val_macro_f1"] == 0.72  # seed 0, not the mean over seeds
+    assert rows[2]["train_seconds"] == runs["recipe-96px"]["timing"]["train_seconds"]
+    assert study.size_and_length({}, "cnn", ["recipe-96px"]) == []
