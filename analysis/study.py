@@ -375,6 +375,8 @@ def size_and_length(runs: dict, reference: str, members: list[str]) -> list[dict
         m = runs.get(name)
         if not m or "per_seed" not in m or m["params"].get("model") != ref.get("model"):
             continue
+        if m["params"].get("image_size") is None or m["params"].get("epochs") is None:
+            continue
         keys = set(m["params"]) | set(ref)
         if any(m["params"].get(k) != ref.get(k) for k in keys - free):
             continue
@@ -386,7 +388,7 @@ def size_and_length(runs: dict, reference: str, members: list[str]) -> list[dict
                 "epochs": m["params"]["epochs"],
                 "val_macro_f1": s0["val"]["macro_f1"],
                 "plateaued": s0["plateaued"],
-                "train_seconds": m["timing"]["train_seconds"],
+                "train_seconds": m.get("timing", {}).get("train_seconds"),
             }
         )
     return sorted(out, key=lambda r: (r["image_size"], r["epochs"]))
