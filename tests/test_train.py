@@ -15,7 +15,7 @@ def test_a_flat_tail_with_one_lucky_epoch_has_plateaued():
 
 
 def test_a_curve_still_rising_has_not():
-    # recipe-short (10 epochs): still climbing when the schedule ended
+    # a 64 px run cut to 10 epochs: still climbing when the schedule ended
     assert not plateaued([0.1, 0.25, 0.3, 0.4, 0.5, 0.52, 0.55, 0.58, 0.62, 0.64])
     assert not plateaued([i / 100 for i in range(24)])  # +0.01 an epoch: tail mean +0.035
 
