@@ -800,19 +800,21 @@ class SageMakerBackend:
         try:
             self._create_processing_job(job)
         except ClientError as exc:
-            self.submitting = None
+            # The entry goes before `submitting` is cleared: a Ctrl-C in between still finds the
+            # job in stop(), which forgets one that was never created.
             code = _code(exc)
             if code == "ResourceLimitExceeded" or code in THROTTLING:
                 # Refused, so never created: a stale entry would outlive an interrupt.
                 self.ledger.remove(job.name)
+                self.submitting = None
                 if code == "ResourceLimitExceeded":
                     raise _Refused(True, _message(exc)) from None
                 raise _Refused(False, f"{code}: {_message(exc)}") from None
-            if self._exists(job.name):  # a retried request that had already created it
-                pass
-            else:
+            if not self._exists(job.name):  # else a retried request that had already created it
                 self.ledger.remove(job.name)
+                self.submitting = None
                 raise
+            self.submitting = None
         except Exception:
             self.submitting = None
             raise

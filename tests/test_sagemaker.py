@@ -568,6 +568,31 @@ def test_refusals_and_throttling_are_retried(fake_sm, tiny_msl, smoke_plan):
     assert any("request throttled (ThrottlingException" in line for line in logs)
 
 
+def test_ctrl_c_while_a_refusal_is_handled_leaves_no_ledger_entry(
+    fake_sm, tiny_msl, smoke_plan, monkeypatch
+):
+    """The signal lands while the refused job's ledger entry is being removed (the moment a
+    Ctrl-C after a refusal most often hits): stop() still knows the job, finds it was never
+    created, and forgets it."""
+    fake_sm.limit = 0
+    remove, calls = sm.Ledger.remove, []
+
+    def interrupted_once(self, name):
+        calls.append(name)
+        if len(calls) == 1:
+            raise KeyboardInterrupt
+        remove(self, name)
+
+    monkeypatch.setattr(sm.Ledger, "remove", interrupted_once)
+    with pytest.raises(KeyboardInterrupt):
+        execute.run_plan(
+            smoke_plan, ["eda"], tiny_msl, backend=backend_for(tiny_msl), log=lambda _: None
+        )
+    assert fake_sm.created == [] and fake_sm.refused == ["eda"]
+    assert len(calls) == 2  # the interrupted removal, then stop()'s
+    assert sm.Ledger(layout.ledger_file("smoke")).load() == {}
+
+
 def test_quota_of_zero_gives_up_with_one_message(fake_sm, tiny_msl, smoke_plan, capsys):
     fake_sm.limit = 0
     backend = backend_for(tiny_msl, slot_wait_s=0.5)
