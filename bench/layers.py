@@ -1,6 +1,8 @@
 """Where a training step of the reference CNN spends its time, layer by layer.
 
-    .venv/bin/python -m bench.layers [--image-size 128] [--batch-size 32] [--repeats 15]
+    .venv/bin/python -m bench.layers [--image-size N] [--batch-size N] [--repeats 15]
+
+The image size and batch size default to the published profile's (plan.yaml).
 
 TensorFlow's own profiler needs TensorBoard's plugin to be read; this measures the same thing
 with nothing extra: each layer alone, on an input of the shape it sees in the network, does its
@@ -47,10 +49,16 @@ def layer_step(layer, shape, input_gradient: bool):
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--image-size", type=int, default=128)
-    ap.add_argument("--batch-size", type=int, default=32)
+    ap.add_argument("--image-size", type=int, default=None)
+    ap.add_argument("--batch-size", type=int, default=None)
     ap.add_argument("--repeats", type=int, default=15)
     args = ap.parse_args(argv)
+    from bench.run import published_plan
+
+    plan = published_plan()
+    ref = plan.runs[plan.reference].params
+    args.image_size = args.image_size or ref["image_size"]
+    args.batch_size = args.batch_size or ref["batch_size"]
     train.configure_threads()
 
     model = models.build_cnn(args.image_size, 24)

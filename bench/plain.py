@@ -1,6 +1,6 @@
 """A plain `model.fit` on float32 NumPy arrays with TensorFlow's default settings.
 
-    .venv/bin/python -m bench.plain --kernels 3 3 3 3 [--image-size 128] [--batch-size 32]
+    .venv/bin/python -m bench.plain --kernels 3 3 3 3 [--image-size 48] [--batch-size 32]
 
 Run by bench/run.py in a fresh process, so that none of the project's settings (thread
 counts, op determinism) apply: the training loop exactly as a newcomer would write it.
@@ -21,7 +21,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--kernels", type=int, nargs="+", default=[3, 3, 3, 3])
-    ap.add_argument("--image-size", type=int, default=128)
+    ap.add_argument("--image-size", type=int, default=48)
     ap.add_argument("--batch-size", type=int, default=32)
     ap.add_argument("--steps", type=int, default=8)
     ap.add_argument("--seconds", type=float, default=12.0)
