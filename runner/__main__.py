@@ -98,10 +98,10 @@ def main(argv: list[str] | None = None) -> int:
     _common(p)
 
     # Serving the trained models: predict, deploy, invoke, undeploy, endpoints (issue 12).
-    from runner import predict, serve
+    from runner.serving import commands, predict
 
     predict.add_parser(sub)
-    serve.add_parsers(sub)
+    commands.add_parsers(sub)
 
     args = parser.parse_args(argv)
     execute.install_signal_handlers()
@@ -118,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _dispatch(args) -> int:
-    if getattr(args, "handler", None):  # the commands of runner/predict.py and runner/serve.py
+    if getattr(args, "handler", None):  # the commands of runner/serving/
         return args.handler(args)
     from runner.plan import PlanError, load
 
@@ -174,7 +174,7 @@ def _dispatch(args) -> int:
         console = Console(verbose=args.verbose)
         backend = None
         if args.backend == "sagemaker":
-            from runner.sagemaker import SageMakerBackend
+            from runner.backends.sagemaker import SageMakerBackend
 
             backend = SageMakerBackend.from_env(
                 data_dir=data_dir,
@@ -212,7 +212,7 @@ def _dispatch(args) -> int:
         return 0
 
     if args.command == "render":
-        from runner.render import RenderError, render
+        from runner.report.render import RenderError, render
 
         try:
             pages = render(plan, args.report_dir, allow_failed=args.allow_failed)

@@ -13,10 +13,12 @@ from pathlib import Path
 from filelock import FileLock, Timeout
 
 from analysis.provenance import git_commit
-from runner import compare, layout, lifecycle, local, state
-from runner.backend import Backend, RunFailed, Task
+from runner import layout, lifecycle, state
+from runner.backends import local
+from runner.backends.base import Backend, RunFailed, Task
 from runner.console import elapsed, table
 from runner.plan import Plan, Run
+from runner.report import compare
 
 
 class RunnerError(Exception):

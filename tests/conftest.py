@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 
 from analysis import paths
-from runner import execute, render, site
+from runner import execute
 from runner.plan import load
+from runner.report import render, site
 from tests.fakes import make_msl
 
 # The smoke profile's runs the tests execute: every code path of the plan (EDA, both model kinds,

@@ -133,7 +133,7 @@ def test_a_difference_here_is_checked_on_the_other_machine_seeds():
 
 
 def test_an_unrepeated_verdict_says_which_way_the_other_seeds_point():
-    from runner import render
+    from runner.report import render
 
     macro = render.environment().get_template("_macros.md.j2").module.replicated
     there = {"difference": -0.032, "p_value": 0.25, "verdict": "no difference shown"}

@@ -19,7 +19,7 @@ from urllib.parse import unquote, urlsplit
 import pytest
 
 from analysis import paths
-from runner import dist
+from runner.report import dist
 
 pytestmark = pytest.mark.browser
 

@@ -12,9 +12,10 @@ import nbformat
 import pytest
 
 from analysis import paths
-from runner import compare, layout, lifecycle, render
+from runner import layout, lifecycle
 from runner.console import Console, RunProgress
 from runner.plan import Run
+from runner.report import compare, render
 
 # What Keras' fit(verbose=2) and Papermill print, as the runner's log handler receives it.
 KERAS = [

@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from analysis import gallery
-from runner import render
+from runner.report import render
 
 
 def made_up(n: int = 240, classes: int = 24, seed: int = 0) -> gallery.Predictions:

@@ -15,9 +15,9 @@ import numpy as np
 import pytest
 
 from analysis import experiment, paths
-from runner import export, predict
 from runner.__main__ import main
 from runner.plan import load
+from runner.serving import export, predict
 
 
 @pytest.fixture(scope="module")

@@ -20,8 +20,9 @@ from filelock import FileLock
 
 from analysis import download, paths
 from analysis.data import DataError
-from runner import layout, render
+from runner import layout
 from runner.plan import load
+from runner.report import render
 from tests.fakes import make_msl
 
 pytestmark = pytest.mark.reliability

@@ -9,8 +9,9 @@ import pytest
 import yaml
 
 from analysis import paths, study
-from runner import compare, layout, render, state
+from runner import layout, state
 from runner.plan import load
+from runner.report import compare, render
 
 
 def published():
@@ -119,7 +120,7 @@ def test_runs_of_older_code_are_left_out_as_pending(smoke, tmp_path):
 
 def _fake_results(src, dest, scale, plan):
     """A copy of real results whose test accuracies are rescaled, summarised again."""
-    from runner import compare
+    from runner.report import compare
 
     shutil.copytree(src, dest)
     for metrics in dest.glob("*/metrics.json"):

@@ -32,9 +32,9 @@ import pytest
 from analysis import paths
 from analysis.data import DataError
 from runner import execute, layout, lifecycle, state
-from runner import sagemaker as sm
 from runner.__main__ import main
-from runner.backend import Task
+from runner.backends import sagemaker as sm
+from runner.backends.base import Task
 from runner.plan import load
 from tests.fake_sagemaker import FakeSageMaker
 

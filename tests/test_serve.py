@@ -24,8 +24,9 @@ import pytest
 
 from analysis import models, paths
 from analysis.cache import PREPROCESSING, decode_image
-from runner import predict, serve
 from runner.__main__ import main
+from runner.serving import aws as serving_aws
+from runner.serving import predict
 
 pytestmark = [pytest.mark.sagemaker, pytest.mark.usefixtures("loopback_only")]
 
@@ -91,7 +92,7 @@ def aws(moto_endpoint, artifact_dir, monkeypatch, tmp_path):
     boto3.client("s3", region_name=REGION).create_bucket(Bucket=BUCKET)
     sent: dict[str, list] = {}
     hooks: list[tuple[str, object]] = []
-    real_session = serve.boto_session
+    real_session = serving_aws.boto_session
 
     def session(region):
         s = real_session(region)
@@ -104,7 +105,7 @@ def aws(moto_endpoint, artifact_dir, monkeypatch, tmp_path):
             s.events.register(event, hook)
         return s
 
-    monkeypatch.setattr(serve, "boto_session", session)
+    monkeypatch.setattr(serving_aws, "boto_session", session)
     return SimpleNamespace(
         sent=sent,
         hooks=hooks,
@@ -138,14 +139,14 @@ def images(real_data, tmp_path_factory):
 
 
 def test_serving_image_through_the_sdk():
-    cpu = serve.serving_image("eu-west-1", None, "2.21")
-    gpu = serve.serving_image("eu-west-1", "ml.g5.xlarge", "2.21")
+    cpu = serving_aws.serving_image("eu-west-1", None, "2.21")
+    gpu = serving_aws.serving_image("eu-west-1", "ml.g5.xlarge", "2.21")
     # AWS publishes TensorFlow Serving images up to 2.20: the newest not above the model's.
     assert re.fullmatch(
         r"\d+\.dkr\.ecr\.eu-west-1\.amazonaws\.com/tensorflow-inference:2\.20-cpu-py3\d+", cpu
     ), cpu
     assert gpu == cpu.replace("-cpu-", "-gpu-")
-    assert serve.serving_image("eu-west-1", None, "2.19").split(":")[1].startswith("2.19-cpu")
+    assert serving_aws.serving_image("eu-west-1", None, "2.19").split(":")[1].startswith("2.19-cpu")
 
 
 def test_deploy_invoke_list_undeploy(aws, moto_endpoint, images, capsys):

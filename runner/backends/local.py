@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TextIO
 
 from analysis import paths
-from runner.backend import Task
+from runner.backends.base import Task
 from runner.console import Console, RunProgress
 from runner.lifecycle import RunFailed
 from runner.plan import Run

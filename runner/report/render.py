@@ -12,11 +12,12 @@ from pathlib import Path
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from analysis import backends, paths
-from runner import compare, layout
-from runner.compare import load_runs
+from runner import layout
+from runner.backends.local import rel
 from runner.layout import PUBLISHED  # tells the MkDocs hook which results folder the pages show
-from runner.local import rel
 from runner.plan import Plan
+from runner.report import compare
+from runner.report.compare import load_runs
 
 HAND_WRITTEN = ("reproduce.md", "stylesheets/tables.css")  # report/ files written by hand
 

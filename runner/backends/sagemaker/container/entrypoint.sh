@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs one notebook of the study inside a SageMaker Processing job (runner/sagemaker.py).
+# Runs one notebook of the study inside a SageMaker Processing job (runner/backends/sagemaker/).
 #
 #   entrypoint.sh <notebook file name in input/code, e.g. cnn.ipynb>
 #

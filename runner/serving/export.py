@@ -4,7 +4,8 @@ TensorFlow Serving container loads.
 
 The SavedModel's `serving_default` signature takes what model.keras takes (float32, 0..255,
 (n, size, size, 3)) and returns the softmax in `class_ids` order. A permuted run's pixel
-shuffle stays with the client (runner.predict.Artifact.prepare), as it does for the Keras file.
+shuffle stays with the client (runner.serving.predict.Artifact.prepare), as it does for the
+Keras file.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import hashlib
 import tarfile
 from pathlib import Path
 
-from runner.predict import Artifact
+from runner.serving.predict import Artifact
 
 VERSION = "1"
 

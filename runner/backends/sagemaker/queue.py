@@ -1,0 +1,158 @@
+"""The quota-aware queue: submit jobs as slots free up, back off on quota and throttling."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+
+from runner.backends.base import RunFailed
+from runner.backends.sagemaker.job import THROTTLING, Job, _code, _message, _Refused
+from runner.backends.sagemaker.requests import run_processing_job
+
+
+class Queue:
+    """The SageMakerBackend's part that submits: a slot limit lowered to the quota the account
+    appears to have, backoff after refusals, the ledger entry written before each create."""
+
+    def _pause(self) -> float:
+        wait = self.settings.poll_s
+        if self.queue and not self.active:
+            wait = max(0.0, self.next_try - time.monotonic())
+        return wait
+
+    def _fill_slots(self) -> None:
+        while self.queue and len(self.active) < self.limit:
+            if time.monotonic() < self.next_try:
+                return
+            job = self.queue[0]
+            try:
+                self._create(job)
+            except _Refused as refused:
+                self._refused(job, refused)
+                return
+            except Exception as exc:
+                self.queue.pop(0)
+                job.task.error = RunFailed(
+                    f"run {job.run.name!r} not submitted: CreateProcessingJob failed: {exc}"
+                )
+                job.status = "NotSubmitted"
+                self._forget(job)
+                self.ended.append(job)
+                continue
+            self.queue.pop(0)
+            self.active.append(job)
+            self.refusals, self.waiting_since = 0, None
+            self.log(f"submitted: {job.run.profile}/{job.run.name} as SageMaker job {job.name}")
+
+    def _refused(self, job: Job, refused: _Refused) -> None:
+        """A quota or throttling refusal: wait (for a slot, or with backoff) and retry."""
+        now = time.monotonic()
+        self.refusals += 1
+        s = self.settings
+        backoff = min(s.retry_max_s, s.retry_s * 2 ** (self.refusals - 1))
+        if not refused.quota:
+            self.next_try = now + backoff
+            self.log(
+                f"  sagemaker: request throttled ({refused.message}); retrying in {backoff:.0f} s"
+            )
+            return
+        running = len(self.active)
+        waiting = len(self.queue)
+        if running:
+            # Our own jobs hold the quota: the next submit waits until one of them ends.
+            self.limit = running
+            self.next_try = now
+            if running not in self.limit_said:
+                self.limit_said.add(running)
+                self.log(
+                    f"sagemaker: the account appears to allow {running} {s.instance_type} "
+                    f"processing job(s) at once (ResourceLimitExceeded with {running} running); "
+                    f"{waiting} job(s) wait for a free slot. To run more at once, request a higher "
+                    f"'{s.instance_type} for processing job usage' quota in Service Quotas "
+                    "(see README: Quotas) or lower --max-jobs."
+                )
+            return
+        # None of ours runs: the quota is 0, or other jobs of the account use it up.
+        self.waiting_since = self.waiting_since or now
+        if now - self.waiting_since > s.slot_wait_s:
+            message = (
+                f"not submitted: SageMaker refused {self.refusals} time(s) over "
+                f"{now - self.waiting_since:.0f} s to start a {s.instance_type} processing job "
+                f"while none of this study's jobs ran: the account's quota for it appears to be "
+                f"0, or other jobs use it all ({refused.message}). Request a higher "
+                f"'{s.instance_type} for processing job usage' quota in Service Quotas, or "
+                "choose another --instance-type."
+            )
+            for queued in self.queue:
+                queued.task.error = RunFailed(f"run {queued.run.name!r} {message}")
+                queued.status = "NotSubmitted"
+                self._forget(queued)
+                self.ended.append(queued)
+            self.queue.clear()
+            return
+        self.next_try = now + backoff
+        if 0 not in self.limit_said:
+            self.limit_said.add(0)
+            self.log(
+                f"sagemaker: the account appears to allow no more {s.instance_type} processing "
+                f"jobs right now (ResourceLimitExceeded with none of ours running: a quota of 0, "
+                f"or other jobs use it); retrying with backoff for up to "
+                f"{s.slot_wait_s / 60:.0f} min. See README: Quotas."
+            )
+
+    def _create(self, job: Job) -> None:
+        """Upload the job's inputs (once), write the ledger entry, then CreateProcessingJob."""
+        from botocore.exceptions import ClientError
+
+        if not job.inputs_uploaded:
+            self._upload_inputs(job)
+            job.inputs_uploaded = True
+        assert self.ledger is not None
+        # Set before the entry is written: a Ctrl-C from here on leaves the job to stop(), which
+        # stops it if the request created it and forgets it if not.
+        self.submitting = job
+        self.ledger.add(
+            job.name,
+            {
+                "run": job.run.name,
+                "fingerprint": job.task.fingerprint,
+                "region": self.settings.region,
+                "bucket": self.settings.bucket,
+                "prefix": self.settings.prefix,
+                "submitted": datetime.now(UTC).replace(microsecond=0).isoformat(),
+            },
+        )
+        try:
+            run_processing_job(
+                self.settings, self.session, job, self.data_uri, self.injected, self.uri
+            )
+        except ClientError as exc:
+            # The entry goes before `submitting` is cleared: a Ctrl-C in between still finds the
+            # job in stop(), which forgets one that was never created.
+            code = _code(exc)
+            if code == "ResourceLimitExceeded" or code in THROTTLING:
+                # Refused, so never created: a stale entry would outlive an interrupt.
+                self.ledger.remove(job.name)
+                self.submitting = None
+                if code == "ResourceLimitExceeded":
+                    raise _Refused(True, _message(exc)) from None
+                raise _Refused(False, f"{code}: {_message(exc)}") from None
+            if not self._exists(job.name):  # else a retried request that had already created it
+                self.ledger.remove(job.name)
+                self.submitting = None
+                raise
+            self.submitting = None
+        except Exception:
+            self.submitting = None
+            raise
+        # Not cleared on KeyboardInterrupt: stop() needs it.
+        self.submitting = None
+        job.submitted = time.monotonic()
+        job.status = "Submitted"
+
+    def _exists(self, name: str) -> bool:
+        try:
+            self.describe(name)
+        except Exception:
+            return False
+        return True

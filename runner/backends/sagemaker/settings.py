@@ -1,0 +1,183 @@
+"""The backend's settings: from the environment or CLI flags, checked, and the default image."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from runner.errors import ConfigError
+
+DEFAULT_MAX_JOBS = 4
+# API limits of CreateProcessingJob (ProcessingResources.ClusterConfig, StoppingCondition).
+VOLUME_GB_RANGE = (1, 16384)
+MAX_RUNTIME_RANGE = (1, 777600)
+DEFAULT_INSTANCE_TYPE = "ml.m5.xlarge"
+DEFAULT_PREFIX = "msl-study"
+DEFAULT_TF_VERSION = "2.21"  # the project's pinned TensorFlow; AWS publishes 2.21 images
+UPLOAD_THREADS = 16
+TAG = "msl-study:"  # tag keys: msl-study:run, msl-study:profile, ...
+
+
+@dataclass(frozen=True)
+class Settings:
+    role: str
+    bucket: str
+    region: str
+    image: str
+    instance_type: str = DEFAULT_INSTANCE_TYPE
+    prefix: str = DEFAULT_PREFIX
+    volume_gb: int = 30
+    max_runtime_s: int = 24 * 3600
+    poll_s: float = 30.0
+    progress_s: float = 60.0
+    pip_install: bool = True
+    max_jobs: int = DEFAULT_MAX_JOBS
+    retry_s: float = 15.0  # first backoff after a refusal; doubles up to retry_max_s
+    retry_max_s: float = 300.0
+    slot_wait_s: float = 3600.0  # how long to wait for a slot while none of our jobs runs
+
+
+def _require_sdk() -> None:
+    try:
+        import boto3  # noqa: F401
+        import sagemaker.core.processing  # noqa: F401
+    except ImportError as exc:
+        raise ConfigError(
+            f"the SageMaker backend needs the optional AWS packages ({exc.name} is missing): "
+            "install them with `.venv/bin/pip install -e '.[aws]'`"
+        ) from None
+
+
+def _setting(
+    name: str, env: Mapping[str, str], overrides: Mapping[str, Any], key: str, default=None
+):
+    value = overrides.get(key)
+    if value is None:
+        value = env.get(name) or default
+    return value
+
+
+def _number(name: str, value, kind=int, low: float = 0, high: float | None = None):
+    try:
+        number = kind(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{name}={value!r}: expected a number") from None
+    if number < low or (high is not None and number > high):
+        bounds = f"from {low} to {high}" if high is not None else f"of at least {low}"
+        raise ConfigError(f"{name}={value!r}: expected a number {bounds}")
+    return number
+
+
+def settings_from_env(env: Mapping[str, str] | None = None, **overrides) -> Settings:
+    """Settings from keyword overrides (CLI flags), else the environment. Keys: role,
+    bucket, region, image, instance_type, prefix, volume_gb, max_runtime_s, poll_s,
+    tf_version, pip_install, max_jobs; retry_s, retry_max_s and slot_wait_s (tests)."""
+    env = os.environ if env is None else env
+    _require_sdk()
+
+    def get(name, key, default=None):
+        return _setting(name, env, overrides, key, default)
+
+    role, bucket = get("SAGEMAKER_ROLE", "role"), get("SAGEMAKER_BUCKET", "bucket")
+    missing = [n for n, v in (("SAGEMAKER_ROLE", role), ("SAGEMAKER_BUCKET", bucket)) if not v]
+    if missing:
+        raise ConfigError(
+            f"the SageMaker backend needs {' and '.join(missing)}: the IAM role ARN the "
+            "jobs run as, and the S3 bucket for data, code and outputs (see README, "
+            "'Running on SageMaker')"
+        )
+    region = get("AWS_REGION", "region") or env.get("AWS_DEFAULT_REGION")
+    if not region:
+        import boto3
+
+        region = boto3.Session().region_name
+    if not region:
+        raise ConfigError("set AWS_REGION (or AWS_DEFAULT_REGION) to the SageMaker region")
+    instance_type = get("SAGEMAKER_INSTANCE_TYPE", "instance_type", DEFAULT_INSTANCE_TYPE)
+    if not re.fullmatch(r"ml\.[a-z0-9]+\.[a-z0-9]+", instance_type):
+        raise ConfigError(
+            f"SAGEMAKER_INSTANCE_TYPE={instance_type!r}: expected an instance type such as "
+            "ml.m5.xlarge (CPU) or ml.g5.xlarge (GPU)"
+        )
+    bucket = str(bucket).removeprefix("s3://").strip("/")
+    if "/" in bucket:
+        raise ConfigError(
+            f"SAGEMAKER_BUCKET={bucket!r}: a bucket name only; use SAGEMAKER_PREFIX for "
+            "the key prefix"
+        )
+    image = get("SAGEMAKER_IMAGE", "image") or default_image(
+        region, instance_type, get("SAGEMAKER_TF_VERSION", "tf_version")
+    )
+    pip = str(get("SAGEMAKER_PIP_INSTALL", "pip_install", "1")).lower()
+    settings = Settings(
+        role=str(role),
+        bucket=bucket,
+        region=region,
+        image=image,
+        instance_type=instance_type,
+        prefix=str(get("SAGEMAKER_PREFIX", "prefix", DEFAULT_PREFIX)).strip("/") or DEFAULT_PREFIX,
+        volume_gb=_number(
+            "SAGEMAKER_VOLUME_GB",
+            get("SAGEMAKER_VOLUME_GB", "volume_gb", 30),
+            int,
+            *VOLUME_GB_RANGE,
+        ),
+        max_runtime_s=_number(
+            "SAGEMAKER_MAX_RUNTIME",
+            get("SAGEMAKER_MAX_RUNTIME", "max_runtime_s", 86400),
+            int,
+            *MAX_RUNTIME_RANGE,
+        ),
+        poll_s=_number(
+            "SAGEMAKER_POLL_SECONDS", get("SAGEMAKER_POLL_SECONDS", "poll_s", 30), float
+        ),
+        pip_install=pip not in {"0", "false", "no", "off"},
+        max_jobs=_number(
+            "SAGEMAKER_MAX_JOBS (--max-jobs)",
+            get("SAGEMAKER_MAX_JOBS", "max_jobs", DEFAULT_MAX_JOBS),
+            int,
+            1,
+        ),
+        **{
+            key: _number(key, overrides[key], float)
+            for key in ("retry_s", "retry_max_s", "slot_wait_s")
+            if overrides.get(key) is not None
+        },
+    )
+    return settings
+
+
+def tensorflow_version() -> str:
+    """major.minor of the TensorFlow the project pins (the installed one), for the image."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    for dist in ("tensorflow-cpu", "tensorflow"):
+        try:
+            return ".".join(version(dist).split(".")[:2])
+        except PackageNotFoundError:
+            continue
+    return DEFAULT_TF_VERSION
+
+
+def default_image(region: str, instance_type: str, tf_version: str | None = None) -> str:
+    """AWS's TensorFlow training image (Deep Learning Container) for the region, GPU build on
+    GPU instance types, CPU build otherwise; the SDK knows each region's registry."""
+    from sagemaker.core import image_uris
+
+    version = tf_version or tensorflow_version()
+    try:
+        return image_uris.retrieve(
+            "tensorflow",
+            region=region,
+            version=version,
+            instance_type=instance_type,
+            image_scope="training",
+        )
+    except ValueError as exc:
+        raise ConfigError(
+            f"no AWS TensorFlow {version} image for {instance_type} in {region} ({exc}); "
+            "set SAGEMAKER_IMAGE to an image URI, or SAGEMAKER_TF_VERSION to another version"
+        ) from None

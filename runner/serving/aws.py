@@ -1,0 +1,92 @@
+"""Serving's AWS settings: the session, the region, endpoint names, the serving image."""
+
+from __future__ import annotations
+
+import os
+import re
+
+from runner.backends import sagemaker as sm
+
+SERVING_IMAGE_ENV = "SAGEMAKER_SERVING_IMAGE"
+# AWS's Deep Learning Containers registry, used when the SDK's image table is not installed.
+DLC_PATTERN = "763104351884.dkr.ecr.{region}.amazonaws.com/tensorflow-inference:{version}-{proc}"
+SERVERLESS_MEMORY_MB = (1024, 2048, 3072, 4096, 5120, 6144)
+VARIANT = "AllTraffic"
+REQUEST_BYTES = 4_000_000  # a serverless request carries at most 4 MB (real-time: 6 MB)
+NAME_MAX = 63
+DENIED = {"AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "NotAuthorized"}
+TAG_KEY = f"{sm.TAG}endpoint"  # every resource deploy creates carries it; `endpoints` reads it
+
+
+class ServeError(Exception):
+    """One message, and the exit status: 2 bad input or settings, 1 AWS refused or failed."""
+
+    def __init__(self, message: str, code: int = 1):
+        super().__init__(message)
+        self.code = code
+
+
+def boto_session(region: str):
+    """The one place AWS sessions are made (credentials are boto3's own)."""
+    import boto3
+
+    return boto3.Session(region_name=region)
+
+
+def region_from_env(env=os.environ) -> str:
+    region = env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION")
+    if not region:
+        try:
+            region = boto_session(None).region_name
+        except ImportError:
+            raise ServeError(
+                "the endpoint commands need the AWS packages: `.venv/bin/pip install -e '.[aws]'`",
+                2,
+            ) from None
+    if not region:
+        raise ServeError("set AWS_REGION (or AWS_DEFAULT_REGION) to the SageMaker region", 2)
+    return region
+
+
+def prefix_from_env(env=os.environ) -> str:
+    return str(env.get("SAGEMAKER_PREFIX") or sm.DEFAULT_PREFIX).strip("/") or sm.DEFAULT_PREFIX
+
+
+def endpoint_name(prefix: str, profile: str, run: str) -> str:
+    name = re.sub(r"[^a-zA-Z0-9]+", "-", f"{prefix}-{profile}-{run}").strip("-")
+    return name[:NAME_MAX].rstrip("-")
+
+
+def serving_image(region: str, instance_type: str | None, tf_version: str | None = None) -> str:
+    """AWS's TensorFlow Serving image for the region: the installed TensorFlow's version, or
+    the newest AWS publishes below it (a SavedModel of these layers loads in an older
+    TensorFlow Serving), resolved through the SDK's image table like the Processing image."""
+    want = tf_version or sm.tensorflow_version()
+    # Serverless endpoints run on CPUs; a CPU instance family picks the CPU build.
+    itype = instance_type or "ml.c5.large"
+    proc = "gpu" if re.match(r"ml\.[gp]\d", itype) else "cpu"
+
+    def key(v: str) -> tuple[int, ...]:
+        return tuple(int(p) for p in v.split(".")[:2])
+
+    try:
+        from sagemaker.core import image_uris
+
+        versions = image_uris.config_for_framework("tensorflow")["inference"]["versions"]
+        usable = sorted({".".join(v.split(".")[:2]) for v in versions}, key=key)
+        version = max((v for v in usable if key(v) <= key(want)), key=key, default=usable[-1])
+        return image_uris.retrieve(
+            "tensorflow",
+            region=region,
+            version=version,
+            instance_type=itype,
+            image_scope="inference",
+        )
+    except ImportError:
+        return DLC_PATTERN.format(region=region, version=".".join(want.split(".")[:2]), proc=proc)
+    except ValueError as exc:
+        raise ServeError(
+            f"no AWS TensorFlow Serving image for {itype} in {region} ({exc}); set "
+            f"{SERVING_IMAGE_ENV} (or --image) to an image URI",
+            2,
+        ) from None

@@ -1,0 +1,177 @@
+"""SageMaker's endpoint API for one region: calls, waiting, invoking, listing, deleting."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+
+import numpy as np
+
+from runner.backends import sagemaker as sm
+from runner.serving import aws
+from runner.serving.aws import DENIED, REQUEST_BYTES, ServeError
+
+
+class Endpoints:
+    """SageMaker's endpoint API for one region; every AWS error becomes one ServeError."""
+
+    def __init__(self, region: str, poll_s: float = 15.0):
+        self.region = region
+        self.poll_s = poll_s
+        self.sleep = time.sleep
+        self.session = aws.boto_session(region)
+        self.sm = self.session.client("sagemaker")
+        self.runtime = self.session.client("sagemaker-runtime")
+
+    def call(self, client, operation: str, **params):
+        """client.<operation>(**params), with AWS's refusal said in one line."""
+        from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
+
+        method = re.sub(r"(?<!^)(?=[A-Z])", "_", operation).lower()
+        try:
+            return getattr(client, method)(**params)
+        except NoCredentialsError:
+            raise ServeError(
+                "no AWS credentials found (environment, AWS_PROFILE, SSO or instance role)", 2
+            ) from None
+        except ClientError as exc:
+            err = exc.response.get("Error", {})
+            code, message = err.get("Code", "?"), err.get("Message", str(exc))
+            service = client.meta.service_model.signing_name
+            if code in DENIED:
+                raise ServeError(
+                    f"AWS denied {service}:{operation} ({code}: {message}); the caller needs "
+                    "the permissions listed in the README, 'Serve the model'",
+                    2,
+                ) from None
+            raise ServeError(f"{service}:{operation} failed: {code}: {message}") from None
+        except BotoCoreError as exc:
+            raise ServeError(f"{operation} failed: {exc}") from None
+
+    def describe(self, name: str) -> dict | None:
+        """DescribeEndpoint, or None when there is no such endpoint."""
+        try:
+            return self.call(self.sm, "DescribeEndpoint", EndpointName=name)
+        except ServeError as exc:
+            if re.search(r"Could not find|does not exist|not found", str(exc)):
+                return None
+            raise
+
+    def role_arn(self, role: str) -> str:
+        """An ARN as given; a bare role name is looked up in IAM."""
+        if role.startswith("arn:"):
+            return role
+        iam = self.session.client("iam")
+        return self.call(iam, "GetRole", RoleName=role)["Role"]["Arn"]
+
+    def wait(self, name: str, wait_s: float, log=print) -> dict:
+        """Until the endpoint is InService; its FailureReason when it fails."""
+        start, last = time.monotonic(), None
+        while True:
+            d = self.describe(name) or {"EndpointStatus": "Deleted"}
+            status = d.get("EndpointStatus")
+            if status != last:
+                log(f"  {name}: {status} after {time.monotonic() - start:.0f} s")
+                last = status
+            if status == "InService":
+                return d
+            if status in {"Failed", "Deleted", "OutOfService"}:
+                raise ServeError(
+                    f"endpoint {name} {status}: "
+                    f"{d.get('FailureReason') or 'no failure reason given'}; its configuration "
+                    "and model are kept for inspection: `python -m runner undeploy` removes them"
+                )
+            if time.monotonic() - start > wait_s:
+                raise ServeError(
+                    f"endpoint {name} still {status} after {wait_s:.0f} s; "
+                    "`python -m runner endpoints` shows when it is ready"
+                )
+            self.sleep(self.poll_s)
+
+    # --- invoke -------------------------------------------------------------------------------
+
+    def invoke(self, name: str, x: np.ndarray) -> np.ndarray:
+        """Probabilities from the endpoint for prepared images, in requests under the size
+        limit. The body is TensorFlow Serving's JSON; values are sent as floats because the
+        SavedModel's input is float32."""
+        if not len(x):
+            return np.zeros((0, 0), "float32")
+        per_image = len(json.dumps(x[0].astype("float32").tolist())) + 2
+        batch = max(1, (REQUEST_BYTES - 100) // per_image)
+        out = []
+        for i in range(0, len(x), batch):
+            body = json.dumps({"instances": x[i : i + batch].astype("float32").tolist()})
+            answer = self.call(
+                self.runtime,
+                "InvokeEndpoint",
+                EndpointName=name,
+                ContentType="application/json",
+                Accept="application/json",
+                Body=body.encode(),
+            )
+            out.append(parse_answer(name, answer["Body"].read(), len(x[i : i + batch])))
+        return np.concatenate(out)
+
+    # --- undeploy and list ----------------------------------------------------------------------
+
+    def tagged(self, kind: str) -> list[tuple[str, dict]]:
+        """(name, tags) of every `kind` (Endpoint, EndpointConfig, Model) deploy created."""
+        items, token = [], None
+        while True:
+            page = self.call(self.sm, f"List{kind}s", **({"NextToken": token} if token else {}))
+            items += page.get(f"{kind}s", [])
+            token = page.get("NextToken")
+            if not token:
+                break
+        out = []
+        for item in items:
+            arn = item[f"{kind}Arn"]
+            tags = self.call(self.sm, "ListTags", ResourceArn=arn).get("Tags", [])
+            tags = {t["Key"].removeprefix(sm.TAG): t["Value"] for t in tags}
+            if "endpoint" in tags:
+                out.append((item[f"{kind}Name"], {**tags, "status": item.get("EndpointStatus")}))
+        return out
+
+    def undeploy(self, name: str, log=print) -> list[str]:
+        """Delete the endpoint, its configuration and model, and any configuration or model a
+        failed deploy left under this endpoint's tag; the deleted resources' descriptions."""
+        deleted = []
+        d = self.describe(name)
+        configs, models = set(), set()
+        if d:
+            configs.add(d["EndpointConfigName"])
+            self.call(self.sm, "DeleteEndpoint", EndpointName=name)
+            deleted.append(f"endpoint {name}")
+        configs |= {n for n, t in self.tagged("EndpointConfig") if t["endpoint"] == name}
+        for config in sorted(configs):
+            try:
+                c = self.call(self.sm, "DescribeEndpointConfig", EndpointConfigName=config)
+            except ServeError:
+                continue  # deleted by another undeploy in the meantime
+            models |= {v["ModelName"] for v in c.get("ProductionVariants", [])}
+            self.call(self.sm, "DeleteEndpointConfig", EndpointConfigName=config)
+            deleted.append(f"endpoint configuration {config}")
+        models |= {n for n, t in self.tagged("Model") if t["endpoint"] == name}
+        for model in sorted(models):
+            try:
+                self.call(self.sm, "DeleteModel", ModelName=model)
+                deleted.append(f"model {model}")
+            except ServeError as exc:
+                if not re.search(r"Could not find|does not exist|not found", str(exc)):
+                    raise
+        return deleted
+
+
+def parse_answer(name: str, raw: bytes, n: int) -> np.ndarray:
+    """TensorFlow Serving's answer, {"predictions": [[p, ...], ...]}, as an (n, classes) array."""
+    try:
+        probs = np.asarray(json.loads(raw)["predictions"], dtype="float64")
+        if probs.ndim != 2 or len(probs) != n:
+            raise ValueError(f"expected {n} rows of probabilities, got shape {probs.shape}")
+    except (ValueError, KeyError, TypeError) as exc:
+        text = raw[:200].decode("utf-8", "replace")
+        raise ServeError(
+            f"endpoint {name} did not answer with TensorFlow Serving predictions ({exc}): {text!r}"
+        ) from None
+    return probs
