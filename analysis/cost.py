@@ -238,6 +238,7 @@ def run_cost(name: str, record: dict, metrics: dict, nb: dict, bench: dict | Non
         "shares": {k: v / b["seconds"] if b["seconds"] else 0.0 for k, v in b["phases"].items()},
         "estimated": b["estimated"],
         "source": b["source"],
+        "split": split_sizes(metrics),
         "fit_seconds": fit,
         "median_epoch_seconds": statistics.median(epochs) if epochs else None,
         "training_gflop": training_flops(metrics) / 1e9,

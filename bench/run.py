@@ -47,8 +47,8 @@ from bench import networks, timing  # noqa: E402
 OUT = paths.ROOT / "bench" / "results.json"
 N_CLASSES = 24
 DETERMINISM = (
-    "on: the project keeps TensorFlow's op determinism (analysis.train.seed_everything), so a "
-    "seed reproduces its run's numbers on the same machine; the cost is measured here"
+    "on: with it a seed reproduces its run's numbers on the same machine "
+    "(analysis.train.seed_everything)"
 )
 
 

@@ -64,6 +64,8 @@ def environment() -> Environment:
 
 
 def context(plan: Plan, results: Path, allow_failed: bool, refresh: bool = True) -> dict:
+    from analysis import cost  # the Performance page's; no run imports it
+
     found = load_runs(results, compare.current(results, plan))  # results of another plan: pending
     runs = {n: found[n] for n in plan.runs if n in found}  # plan order
     pending = [n for n in plan.runs if n not in runs]
@@ -92,6 +94,7 @@ def context(plan: Plan, results: Path, allow_failed: bool, refresh: bool = True)
     }
     models = {n: m for n, m in runs.items() if "model" in m}
     bench_file = paths.ROOT / "bench" / "results.json"
+    bench = json.loads(bench_file.read_text()) if bench_file.exists() else None
     records = [
         json.loads((p / layout.RUN_RECORD).read_text())
         for p in layout.run_folders(results)
@@ -121,7 +124,9 @@ def context(plan: Plan, results: Path, allow_failed: bool, refresh: bool = True)
         "recipe_runs": [n for n, r in plan.runs.items() if r.group == "recipe"],
         "class_names": {c["id"]: c["name"] for c in ref.get("per_class", [])},
         "val_majority_share": max(val_counts) / sum(val_counts) if val_counts else None,
-        "bench": json.loads(bench_file.read_text()) if bench_file.exists() else None,
+        "bench": bench,
+        # Where each computed run's time went, and the floor at the benchmark's rate.
+        "cost": cost.study(results, {n: r.group for n, r in plan.runs.items()}, bench),
         "backends": backend_check(models, plan),
         "timed": timed(results, runs),
         "profile_seconds": profile_seconds(plan, fresh, pending) if fresh else None,
