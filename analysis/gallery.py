@@ -302,6 +302,26 @@ def draw_pairs(p: Predictions, images: np.ndarray, pairs: list, path: Path) -> P
     return _save(fig, plt, path)
 
 
+def class_examples(p: Predictions, seed: int = SAMPLE_SEED) -> dict[int, int]:
+    """One test image per class that has any (a fixed, seeded pick): class id -> index."""
+    rng = np.random.default_rng(seed)
+    out = {}
+    for c in sorted(set(int(c) for c in p.y_true)):
+        idx = np.flatnonzero(p.y_true == c)
+        out[c] = int(rng.choice(idx))
+    return out
+
+
+def draw_classes(p: Predictions, images: np.ndarray, path: Path) -> Path:
+    """The home page's strip: one test image per class, as the model sees it, named."""
+    from analysis import study_figures
+
+    picks = class_examples(p)
+    return study_figures.class_strip(
+        [images[i] for i in picks.values()], [p.name(c, 40) for c in picks], path
+    )
+
+
 # --- the one entry point ---
 
 
@@ -319,6 +339,7 @@ def render(run_dir: Path, out_dir: Path, data_dir) -> dict:
         "confident_mistakes": draw_mistakes(p, images, mistakes, out_dir / f"{PREFIX}mistakes.png"),
         "confused_pairs": draw_pairs(p, images, pairs, out_dir / f"{PREFIX}pairs.png"),
     }
+    strip = draw_classes(p, images, out_dir / "classes.png")
 
     def item(i: int) -> dict:
         return {
@@ -339,6 +360,7 @@ def render(run_dir: Path, out_dir: Path, data_dir) -> dict:
         "accuracy": round(float(np.mean(p.correct)), 4),
         "sample": {"per_class": PER_CLASS, "seed": SAMPLE_SEED},
         "figures": {k: v.name for k, v in paths.items()},
+        "classes_figure": strip.name,  # the home page's strip, one image per class
         "bytes": sum(v.stat().st_size for v in paths.values()),
         "classes": [
             {

@@ -4,166 +4,370 @@ computed runs out of date."""
 
 from __future__ import annotations
 
+import textwrap
+from contextlib import contextmanager
 from pathlib import Path
 
+import matplotlib
 import matplotlib.pyplot as plt
 import numpy as np
 
-from analysis.figures import _save, trivial_lines
+from analysis import display
+from analysis.figures import _save
+
+# Every figure of the site is drawn to be read at the page's content width, assumed to be
+# display.CONTENT_WIDTH_PX CSS pixels (a 1280 px desktop window with both sidebars): a figure
+# at most FIG_WIDTH inches wide at the save's 110 dpi is shown at its own size, and text of at
+# least TEXT_PT points stays at least 9 pt there (tests/test_study_figures.py checks both).
+FIG_WIDTH = display.CONTENT_WIDTH_PX / 110
+TEXT_PT = 9
+
+STYLE = {
+    "font.size": TEXT_PT,
+    "axes.titlesize": TEXT_PT + 1,
+    "axes.labelsize": TEXT_PT,
+    "xtick.labelsize": TEXT_PT,
+    "ytick.labelsize": TEXT_PT,
+    "legend.fontsize": TEXT_PT,
+    "figure.titlesize": TEXT_PT + 1,
+}
+
+
+@contextmanager
+def _style():
+    with matplotlib.rc_context(STYLE):
+        yield
+
+
+def _reference_lines(ax, baselines=None, literature: bool = False, vertical: bool = False):
+    """The answers a model must beat (trivial answers) and, on the headline, the published
+    results of other studies on these splits; each a labelled line for the legend."""
+    lines = []
+    if baselines:
+        for key, label, style in (
+            ("best_constant", "best constant answer", ":"),
+            ("majority_class", "train's largest class", "--"),
+            ("chance", "uniform guessing", "-."),
+        ):
+            if key in baselines:
+                lines.append((baselines[key], label, style, "0.45"))
+    if literature:
+        for key, style, colour in (("reference_study", "-", "#e7298a"), ("mslnet", "-", "#1f78b4")):
+            lit = display.LITERATURE[key]
+            lines.append((lit["accuracy"], lit["label"], style, colour))
+    draw = ax.axvline if vertical else ax.axhline
+    for value, label, style, colour in lines:
+        draw(value, ls=style, color=colour, lw=1.2, label=f"{label} ({display.pct(value)})")
+
+
+def _legend_below(fig, ax, ncol: int = 1):
+    """The legend under the plot, outside the data (constrained layout makes the room)."""
+    handles, labels = ax.get_legend_handles_labels()
+    if handles:
+        fig.legend(handles, labels, loc="outside lower center", ncol=ncol, frameon=False)
+
+
+def _overlaps(box, boxes) -> bool:
+    return any(box.overlaps(b) for b in boxes)
+
+
+def place_labels(ax, xs, ys, labels, colours=None) -> None:
+    """Label each point beside it, trying positions around it until the label overlaps no
+    label already placed, no point, and stays inside the axes."""
+    fig = ax.figure
+    renderer = fig.canvas.get_renderer()
+    inside = ax.get_window_extent(renderer)
+    placed = []
+    marks = [
+        ax.transData.transform((x, y)) for x, y in zip(xs, ys, strict=True)
+    ]  # pixel positions of the points
+    offsets = [
+        (dx * r, dy * r)
+        for r in (1, 2, 3, 4, 6)
+        for dx, dy in ((6, 4), (6, -12), (-6, 4), (-6, -12), (0, 10), (0, -18))
+    ]
+    for i, (x, y, label) in enumerate(zip(xs, ys, labels, strict=True)):
+        colour = colours[i] if colours else "black"
+        for k, (dx, dy) in enumerate(offsets):
+            t = ax.annotate(
+                label,
+                (x, y),
+                textcoords="offset points",
+                xytext=(dx, dy),
+                ha="left" if dx > 0 else ("right" if dx < 0 else "center"),
+                color=colour,
+                arrowprops={"arrowstyle": "-", "color": "0.6", "lw": 0.6} if k >= 6 else None,
+            )
+            box = t.get_window_extent(renderer)
+            hits_point = any(box.contains(px, py) for px, py in marks)
+            fits = (
+                box.x0 >= inside.x0
+                and box.x1 <= inside.x1
+                and box.y0 >= inside.y0
+                and box.y1 <= inside.y1
+            )
+            if fits and not hits_point and not _overlaps(box, placed):
+                placed.append(box)
+                break
+            if k == len(offsets) - 1:  # nowhere free: keep the last try, the test will say so
+                placed.append(box)
+                break
+            t.remove()
 
 
 def tradeoff(rows: list[dict], xkey: str, xlabel: str, path, baselines=None) -> Path:
     """Test accuracy against cost, one labelled point per model: mean ± std over seeds, with
     the trivial answers as lines."""
-    fig, ax = plt.subplots(figsize=(7.5, 4.4))
-    for r in rows:
-        ax.errorbar(r[xkey], r["test_accuracy"], yerr=r["test_accuracy_std"], fmt="o", capsize=4)
-        ax.annotate(
-            r["run"],
-            (r[xkey], r["test_accuracy"]),
-            textcoords="offset points",
-            xytext=(6, 4),
-            fontsize=8,
+    rows = display.ordered(rows)
+    with _style():
+        fig, ax = plt.subplots(figsize=(FIG_WIDTH, 5.2), layout="constrained")
+        for r in rows:
+            ax.errorbar(
+                r[xkey],
+                r["test_accuracy"],
+                yerr=r["test_accuracy_std"],
+                fmt="o",
+                capsize=4,
+                color=display.colour(r["run"]),
+            )
+        _reference_lines(ax, baselines)
+        ax.set_xscale("log")
+        ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+        xs = [r[xkey] for r in rows]
+        ax.set_xlim(min(xs) / 2.5, max(xs) * 2.5)
+        ax.set_ylim(0, 0.8)
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel("test accuracy (mean ± std over seeds)")
+        ax.grid(alpha=0.3)
+        _legend_below(fig, ax, ncol=2)
+        fig.canvas.draw()  # final layout, so labels are placed where they will be drawn
+        fig.set_layout_engine("none")
+        place_labels(
+            ax,
+            xs,
+            [r["test_accuracy"] for r in rows],
+            [display.name(r["run"]) for r in rows],
+            [display.colour(r["run"]) for r in rows],
         )
-    if baselines:
-        trivial_lines(ax, baselines)
-    ax.set_xscale("log")
-    ax.set_ylim(0, 1)
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel("test accuracy (mean ± std over seeds)")
-    ax.grid(alpha=0.3)
-    if ax.get_legend_handles_labels()[0]:
-        ax.legend(fontsize=7, loc="upper left")
-    return _save(fig, path)
+        return _save(fig, path)
 
 
 def headline(rows: list[dict], runs: dict, path, baselines=None) -> Path:
-    """Test accuracy per model: a bar for the mean over seeds, a dot per seed, and the
-    trivial answers as vertical lines."""
-    fig, ax = plt.subplots(figsize=(8, 0.42 * len(rows) + 1.4))
-    y = np.arange(len(rows))
-    ax.barh(
-        y,
-        [r["test_accuracy"] for r in rows],
-        xerr=[r["test_accuracy_std"] for r in rows],
-        color="C0",
-        alpha=0.55,
-        capsize=3,
-    )
-    for i, r in enumerate(rows):
-        seeds = [s["test"]["accuracy"] for s in runs[r["run"]]["per_seed"]]
-        ax.plot(seeds, [i] * len(seeds), "o", color="C0", ms=4)
-    if baselines:
-        trivial_lines(ax, baselines, horizontal=False)
-    ax.set_yticks(y, [r["run"] for r in rows], fontsize=8)
-    ax.invert_yaxis()
-    ax.set_xlim(0, 1)
-    ax.set_xlabel("test accuracy (bar: mean over seeds; dots: seeds)")
-    ax.grid(alpha=0.3, axis="x")
-    if ax.get_legend_handles_labels()[0]:
-        ax.legend(fontsize=7, loc="lower right")
-    return _save(fig, path)
+    """Test accuracy per model, in the study's order: a bar for the mean over seeds, a dot
+    per seed, the trivial answers and the published results of other studies as lines."""
+    rows = display.ordered(r for r in rows if not runs[r["run"]].get("same_computation_as"))
+    with _style():
+        fig, ax = plt.subplots(figsize=(FIG_WIDTH, 0.36 * len(rows) + 2.6), layout="constrained")
+        y = np.arange(len(rows))
+        ax.barh(
+            y,
+            [r["test_accuracy"] for r in rows],
+            xerr=[r["test_accuracy_std"] for r in rows],
+            color=[display.colour(r["run"]) for r in rows],
+            alpha=0.6,
+            capsize=3,
+        )
+        for i, r in enumerate(rows):
+            seeds = [s["test"]["accuracy"] for s in runs[r["run"]]["per_seed"]]
+            ax.plot(seeds, [i] * len(seeds), "o", color="black", ms=3)
+        _reference_lines(ax, baselines, literature=True, vertical=True)
+        ax.set_yticks(y, [display.name(r["run"]) for r in rows])
+        ax.invert_yaxis()
+        ax.set_xlim(0, 0.8)
+        ax.xaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0, decimals=0))
+        ax.set_xlabel("test accuracy (bar: mean over seeds; dots: seeds)")
+        ax.grid(alpha=0.3, axis="x")
+        _legend_below(fig, ax, ncol=1)
+        return _save(fig, path)
 
 
 def translation(curves: dict[str, dict], path, baselines=None) -> Path:
-    from analysis import figures
+    """Test accuracy against the shift, as a share of the image side, mean ± std over seeds;
+    one curve per model (`curves`: run -> the `translation` block of its metrics)."""
+    with _style():
+        fig, ax = plt.subplots(figsize=(FIG_WIDTH, 4.6), layout="constrained")
+        for run in display.ordered(curves):
+            t = curves[run]
+            x = np.asarray(t["shifts"]) / t["image_size"]
+            ax.errorbar(
+                x,
+                t["accuracy"],
+                yerr=t.get("accuracy_std"),
+                fmt="-o",
+                capsize=3,
+                color=display.colour(run),
+                label=display.name(run),
+            )
+        _reference_lines(ax, baselines)
+        ax.set_xlim(-0.01, 0.26)
+        ax.set_xticks([0, 0.0625, 0.125, 0.1875, 0.25], ["0", "1/16", "1/8", "3/16", "1/4"])
+        ax.set_xlabel("shift, share of the image side (mean over 4 directions)")
+        ax.set_ylabel("test accuracy (mean ± std)")
+        ax.set_ylim(0, None)
+        ax.grid(alpha=0.3)
+        _legend_below(fig, ax, ncol=2)
+        return _save(fig, path)
 
-    return figures.translation_curve(curves, path, baselines)
+
+def scout_label(variant: str) -> str:
+    """A scouted variant's id in words: "lr-4e-3" -> "learning rate 4e-3"."""
+    words = {
+        "reference": "the recipe",
+        "aug-": "augmentation ",
+        "bn-momentum-": "batch-norm momentum ",
+        "epochs-": "epochs: ",
+        "weight-decay-": "weight decay ",
+        "no-label-smoothing": "no label smoothing",
+        "baseline-lr-": "dense, learning rate ",
+        "lr-": "learning rate ",
+        "weights-balanced-cap10": "balanced class weights, capped",
+        "weights-balanced-uncapped": "balanced class weights",
+        "weights-none": "no class weights",
+        "constant-lr-early-stop": "constant rate, early stopping",
+    }
+    for key, text in words.items():
+        if variant.startswith(key):
+            return text + variant[len(key) :]
+    return variant
 
 
 def scout(rounds: dict[str, list[dict]], path) -> Path:
-    """Val macro-F1 of each scouted variant (mean ± std over seeds), one panel per round."""
+    """Val macro-F1 of each scouted variant (mean ± std over seeds), one panel per round, one
+    x-scale for both (the panels are one comparison)."""
     n = max(1, len(rounds))
-    height = max(len(r) for r in rounds.values()) * 0.3 + 1.2 if rounds else 2
-    fig, axes = plt.subplots(1, n, figsize=(6.5 * n, height), squeeze=False)
-    for ax, (name, rows) in zip(axes[0], rounds.items(), strict=False):
-        y = np.arange(len(rows))
-        ax.errorbar(
-            [r["val_macro_f1"] for r in rows],
-            y,
-            xerr=[r["val_macro_f1_std"] or 0 for r in rows],
-            fmt="o",
-            capsize=3,
+    longest = max((len(r) for r in rounds.values()), default=1)
+    with _style():
+        fig, axes = plt.subplots(
+            n,
+            1,
+            figsize=(FIG_WIDTH, n * (longest * 0.27 + 1.0)),
+            squeeze=False,
+            sharex=True,
+            layout="constrained",
         )
-        ax.set_yticks(y, [f"{r['variant']} (n={len(r['seeds'])})" for r in rows], fontsize=8)
-        ax.invert_yaxis()
-        ax.set_xlabel("val macro-F1 (mean ± std over seeds)")
-        ax.set_title(name, fontsize=10)
-        ax.grid(alpha=0.3)
-    return _save(fig, path)
+        for ax, (name, rows) in zip(axes[:, 0], rounds.items(), strict=False):
+            y = np.arange(len(rows))
+            ax.errorbar(
+                [r["val_macro_f1"] for r in rows],
+                y,
+                xerr=[r["val_macro_f1_std"] or 0 for r in rows],
+                fmt="o",
+                capsize=3,
+                color=display.KIND_COLOURS["cnn"],
+            )
+            ax.set_yticks(y, [f"{scout_label(r['variant'])} (n={len(r['seeds'])})" for r in rows])
+            ax.invert_yaxis()
+            ax.set_title(name.replace("round", "round "))
+            ax.grid(alpha=0.3)
+        axes[-1, 0].set_xlabel("val macro-F1 (mean ± std over seeds)")
+        return _save(fig, path)
+
+
+def learning_curves(run: str, histories: list[dict], path) -> Path:
+    """Loss and the selection metric per epoch, one line per seed, drawn from metrics.json's
+    `history`: train as measured while training (dropout on; loss class-weighted and
+    label-smoothed), val in inference mode after each epoch."""
+    with _style():
+        fig, axes = plt.subplots(1, 2, figsize=(FIG_WIDTH, 3.6), layout="constrained")
+        for s, h in enumerate(histories):
+            epochs = np.arange(1, len(h["loss"]) + 1)
+            first = s == 0
+            axes[0].plot(epochs, h["loss"], color="C0", alpha=0.8, label="train" if first else None)
+            if "val_loss" in h:
+                axes[0].plot(
+                    epochs, h["val_loss"], color="C1", alpha=0.8, label="val" if first else None
+                )
+            if "val_macro_f1" in h:
+                axes[1].plot(epochs, h["val_macro_f1"], color="C1", alpha=0.8)
+        axes[0].set_title("loss (train: while training)")
+        axes[1].set_title("val macro-F1 (picks the epoch)")
+        for ax in axes:
+            ax.set_xlabel("epoch")
+            ax.grid(alpha=0.3)
+        axes[1].set_ylim(0, 1)
+        fig.suptitle(f"{display.name(run)}: one line per seed")
+        _legend_below(fig, axes[0], ncol=2)
+        return _save(fig, path)
+
+
+def class_strip(images: list, names: list[str], path, cols: int = 6) -> Path:
+    """One test image per class with the class name over it, as the model sees it."""
+    rows = int(np.ceil(len(images) / cols))
+    with _style():
+        fig, axes = plt.subplots(rows, cols, figsize=(FIG_WIDTH, rows * 1.5), layout="constrained")
+        for ax in np.ravel(axes):
+            ax.axis("off")
+        for ax, img, label in zip(np.ravel(axes), images, names, strict=False):
+            ax.imshow(img, interpolation="nearest")
+            ax.set_title(textwrap.fill(label, 12), pad=2)
+        return _save(fig, path, photo=True)
 
 
 def recall_shift(per_class: list[dict], path) -> Path:
     """Per-class recall on val against test (reference model, mean over seeds): classes below
-    the diagonal are recognised less often on test's sols."""
+    the diagonal are recognised less often on test's sols. The largest classes are named."""
     rows = [r for r in per_class if r["val_recall"] is not None and r["test_recall"] is not None]
-    fig, ax = plt.subplots(figsize=(6, 5.4))
-    ax.plot([0, 1], [0, 1], color="0.6", lw=1)
-    for r in rows:
-        size = 10 + 3 * np.sqrt(r["test"])
-        ax.scatter(r["val_recall"], r["test_recall"], s=size, alpha=0.6, color="C0")
-        ax.annotate(
-            r["name"],
-            (r["val_recall"], r["test_recall"]),
-            fontsize=7,
-            textcoords="offset points",
-            xytext=(4, 2),
+    with _style():
+        fig, ax = plt.subplots(figsize=(FIG_WIDTH, 5.6), layout="constrained")
+        ax.plot([0, 1], [0, 1], color="0.6", lw=1)
+        for r in rows:
+            size = 10 + 3 * np.sqrt(r["test"])
+            ax.scatter(r["val_recall"], r["test_recall"], s=size, alpha=0.6, color="C0")
+        ax.set_xlim(-0.02, 1.02)
+        ax.set_ylim(-0.02, 1.02)
+        ax.set_xlabel("recall on val")
+        ax.set_ylabel("recall on test (marker area: test images)")
+        ax.grid(alpha=0.3)
+        fig.canvas.draw()
+        fig.set_layout_engine("none")
+        named = sorted(rows, key=lambda r: -r["test"])[:10]
+        place_labels(
+            ax,
+            [r["val_recall"] for r in named],
+            [r["test_recall"] for r in named],
+            [r["name"] for r in named],
         )
-    ax.set_xlim(-0.02, 1.02)
-    ax.set_ylim(-0.02, 1.02)
-    ax.set_xlabel("recall on val")
-    ax.set_ylabel("recall on test (marker area: test images)")
-    ax.grid(alpha=0.3)
-    return _save(fig, path)
+        return _save(fig, path)
 
 
 def architecture(model: dict, image_size: int, path) -> Path:
-    """The network as blocks, drawn from its recorded layers (metrics.json's `model`): one box
-    per stage, its height the feature map's side, its width the channels (log scale), with the
-    shape and the receptive field after it."""
+    """The network as a stack of stages, drawn from its recorded layers (metrics.json's
+    `model`): one row per stage, a bar as wide as its channels (log scale), with the feature
+    map's shape and the receptive field beside it."""
     rf = {r["layer"]: r["receptive_field"] for r in model["receptive_field_per_layer"]}
-    stages = [{"label": "input", "shape": [image_size, image_size, 3], "rf": 1}]
+    stages = [{"label": "input image", "shape": [image_size, image_size, 3], "rf": 1}]
     for layer in model["layers"]:
         kind, shape = layer["kind"], layer["output_shape"]
         if kind == "Conv2D":
             k = layer["name"].split("_")[-1]
             stages.append(
-                {"label": f"conv {k}\n+ BN + ReLU", "shape": shape, "rf": rf[layer["name"]]}
+                {"label": f"conv {k} + BN + ReLU", "shape": shape, "rf": rf[layer["name"]]}
             )
         elif kind == "MaxPooling2D":
             stages.append({"label": "max-pool 2×2", "shape": shape, "rf": rf[layer["name"]]})
         elif kind == "GlobalAveragePooling2D":
-            stages.append({"label": "global\navg pool", "shape": shape, "rf": None})
+            stages.append({"label": "global average pooling", "shape": shape, "rf": None})
         elif kind == "Dense":
-            stages.append({"label": "dense\n+ softmax", "shape": shape, "rf": None})
-    fig, ax = plt.subplots(figsize=(1.05 * len(stages) + 1, 4.6))
-    x = 0.0
-
-    def height(side: int) -> float:  # log scale: 128 px and 2 px both stay visible
-        return 8 + 14 * np.log2(max(side, 1))
-
-    top = height(image_size)
-    for st in stages:
-        side = st["shape"][0] if len(st["shape"]) == 3 else 1
-        ch = st["shape"][-1]
-        h = height(side)
-        w = 0.25 + 0.12 * np.log2(max(ch, 1))
-        colour = "C1" if "pool" in st["label"] else ("C2" if "dense" in st["label"] else "C0")
-        ax.add_patch(plt.Rectangle((x, (top - h) / 2), w, h, color=colour, alpha=0.45))
-        shape = "×".join(str(d) for d in st["shape"])
-        rf_text = f"\nRF {st['rf']} px" if st["rf"] else ""
-        ax.text(x + w / 2, (top + h) / 2 + 2, st["label"], ha="center", va="bottom", fontsize=7)
-        ax.text(x + w / 2, (top - h) / 2 - 2, shape + rf_text, ha="center", va="top", fontsize=7)
-        x += w + 0.55
-    ax.set_xlim(-0.3, x)
-    ax.set_ylim(-30, top + 30)
-    ax.axis("off")
-    ax.set_title(
-        f"{model['name']}: {model['parameters']:,} parameters, "
-        f"{model['flops_per_image'] / 1e6:.0f} MFLOPs per image (RF: receptive field)",
-        fontsize=9,
-    )
-    return _save(fig, path)
+            stages.append({"label": "dense + softmax", "shape": shape, "rf": None})
+    with _style():
+        fig, ax = plt.subplots(figsize=(FIG_WIDTH, 0.36 * len(stages) + 0.9))
+        for i, st in enumerate(stages):
+            ch = st["shape"][-1]
+            w = 0.4 + 0.25 * np.log2(max(ch, 1))
+            colour = "C1" if "pool" in st["label"] else ("C2" if "dense" in st["label"] else "C0")
+            ax.add_patch(plt.Rectangle((0, i - 0.35), w, 0.7, color=colour, alpha=0.45))
+            shape = "×".join(str(d) for d in st["shape"])
+            ax.text(2.6, i, st["label"], va="center")
+            rf_text = f", sees {st['rf']}×{st['rf']} px" if st["rf"] else ""
+            ax.text(6.0, i, shape + rf_text, va="center")
+        ax.set_xlim(0, 10.5)
+        ax.set_ylim(len(stages) - 0.5, -0.5)
+        ax.axis("off")
+        ax.set_title(
+            f"{display.name('cnn')}: {model['parameters']:,} parameters, "
+            f"{model['flops_per_image'] / 1e6:.0f} MFLOPs per image",
+        )
+        return _save(fig, path)
 
 
 def draw_all(
@@ -215,4 +419,11 @@ def draw_all(
         out["recall_shift"] = recall_shift(
             found["shift"]["per_class"], fig_dir / "recall_shift.png"
         )
+    # Each model run's learning curves, redrawn from its `history` (the per-run figure's
+    # legend, drawn by frozen notebook code, calls every run's batches augmented).
+    for name, m in runs.items():
+        if m.get("history") and not m.get("same_computation_as"):
+            out[f"learning_curves/{name}"] = learning_curves(
+                name, m["history"], fig_dir / "learning_curves" / f"{name}.png"
+            )
     return out

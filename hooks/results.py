@@ -3,7 +3,7 @@
 `report/.published.json` (written by `python -m runner render`) names the results folder.
 Its figures, executed notebooks (as HTML, and the stylesheet they share) and metrics.json
 files join the site under `runs/<run>/`, the cross-run figures under `study/`; the run pages
-join the nav under "Runs".
+join the nav under "Runs" (at the top level or inside a section).
 With `strict: true`, a page that points at a missing figure fails the build.
 """
 
@@ -26,12 +26,22 @@ def _published(config) -> tuple[Path, dict]:
     return results, info
 
 
+def _add_runs(nav: list, runs: list) -> None:
+    for i, item in enumerate(nav):
+        if not isinstance(item, dict):
+            continue
+        if "Runs" in item:
+            nav[i] = {"Runs": ["runs/index.md", *runs]}
+        else:
+            for children in item.values():
+                if isinstance(children, list):
+                    _add_runs(children, runs)
+
+
 def on_config(config):
     _, info = _published(config)
     runs = [{r["title"]: f"runs/{r['name']}.md"} for r in info["runs"]]
-    for i, item in enumerate(config["nav"] or []):
-        if isinstance(item, dict) and "Runs" in item:
-            config["nav"][i] = {"Runs": ["runs/index.md", *runs]}
+    _add_runs(config["nav"] or [], runs)
     return config
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
-from analysis import backends, paths
+from analysis import backends, display, paths
 from runner import layout
 from runner.backends.local import rel
 from runner.layout import PUBLISHED  # tells the MkDocs hook which results folder the pages show
@@ -19,36 +19,12 @@ from runner.plan import Plan
 from runner.report import compare
 from runner.report.compare import load_runs
 
-HAND_WRITTEN = ("reproduce.md", "stylesheets/tables.css")  # report/ files written by hand
+# report/ files written by hand (the glossary is appended to every page by mkdocs.yml)
+HAND_WRITTEN = ("reproduce.md", "stylesheets/tables.css", "includes/glossary.md")
 
 
 class RenderError(Exception):
     pass
-
-
-def pct(value: float, digits: int = 1) -> str:
-    return f"{100 * value:.{digits}f}\u00a0%"  # no line break inside a number
-
-
-def num(value) -> str:
-    if isinstance(value, float):
-        return f"{value:,.2f}"
-    return f"{value:,}"
-
-
-def si(value: float) -> str:
-    for unit, scale in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
-        if abs(value) >= scale:
-            return f"{value / scale:.2f} {unit}"
-    return f"{value:.0f}"
-
-
-def duration(seconds: float) -> str:
-    if seconds < 120:
-        return f"{seconds:.0f} s"
-    if seconds < 7200:
-        return f"{seconds / 60:.1f} min"
-    return f"{seconds / 3600:.1f} h"
 
 
 def environment() -> Environment:
@@ -59,7 +35,7 @@ def environment() -> Environment:
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
-    env.filters.update(pct=pct, num=num, si=si, duration=duration)
+    display.register(env)  # the one number format and run names of every page
     return env
 
 
@@ -199,6 +175,7 @@ def pages(ctx: dict) -> dict[str, tuple[str, dict]]:
     a page whose runs are pending says so instead of disappearing from the nav."""
     out = {
         "index.md": ("index.md.j2", {}),
+        "provenance.md": ("provenance.md.j2", {}),
         "recipe.md": ("recipe.md.j2", {}),
         "design.md": ("design.md.j2", {}),
         "baseline.md": ("baseline.md.j2", {}),

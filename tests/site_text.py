@@ -1,0 +1,74 @@
+"""The committed report built into a site, and the text a reader sees on its pages (helpers of
+tests/test_site_text.py and tests/test_browser_pages.py)."""
+
+from __future__ import annotations
+
+import html
+import re
+from pathlib import Path
+
+from analysis import paths
+from runner.report import site
+
+BLOCK = re.compile(
+    r"</?(?:p|li|td|th|h[1-6]|figcaption|figure|pre|div|tr|table|ul|ol|dt|dd|summary|details|"
+    r"blockquote|br|hr)\b[^>]*>",
+    re.I,
+)
+WORD = re.compile(r"[^\W_][\w'’.,%×→−+/-]*")
+
+
+def build_committed(tmp: Path) -> Path:
+    """`mkdocs build --strict` of the committed report/ (the published results)."""
+    return site.build(paths.REPORT_DIR, tmp / "site")
+
+
+def pages(site_dir: Path) -> list[str]:
+    """The site's own pages (not the executed notebooks it publishes, not the 404 page)."""
+    return sorted(
+        p.relative_to(site_dir).as_posix()
+        for p in site_dir.rglob("*.html")
+        if p.name != "notebook.html" and p.name != "404.html"
+    )
+
+
+def article(page_html: str, drop: tuple[str, ...] = ()) -> str:
+    """The page's content (its <article>), with the elements named in `drop` removed."""
+    start = page_html.index('<article class="md-content__inner')
+    body = page_html[start : page_html.index("</article>", start)]
+    body = re.sub(r"<(script|style)\b.*?</\1>", " ", body, flags=re.S | re.I)
+    for tag in drop:
+        body = re.sub(rf"<{tag}\b.*?</{tag}>", " ", body, flags=re.S | re.I)
+    return body
+
+
+def blocks(body: str) -> list[str]:
+    """The text of each block element, tags stripped, whitespace collapsed."""
+    text = BLOCK.sub("\n\n", body)
+    text = html.unescape(re.sub(r"<[^>]+>", "", text)).replace("¶", " ")
+    out = [re.sub(r"\s+", " ", b).strip() for b in text.split("\n\n")]
+    return [b for b in out if b]
+
+
+def sentences(block: str) -> list[str]:
+    return [s.strip() for s in re.split(r"(?<=[.!?])\s+", block) if s.strip()]
+
+
+def words(text: str) -> list[str]:
+    return WORD.findall(text)
+
+
+def long_sentences(page_html: str, at_least: int = 12) -> set[str]:
+    """The page's sentences of at least `at_least` words, normalised for comparison."""
+    out = set()
+    for b in blocks(article(page_html)):
+        for s in sentences(b):
+            w = words(s)
+            if len(w) >= at_least:
+                out.add(" ".join(w).lower())
+    return out
+
+
+def prose_words(page_html: str) -> int:
+    """Words of prose: the article without its tables and figure captions."""
+    return sum(len(words(b)) for b in blocks(article(page_html, drop=("table", "figcaption"))))

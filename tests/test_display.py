@@ -1,0 +1,105 @@
+"""One name per run, one order, one number format (analysis.display), as the pages use them."""
+
+from __future__ import annotations
+
+import jinja2
+import pytest
+
+from analysis import display
+
+NEW_RUNS = [
+    "locally-connected",
+    "dense-small",
+    "cnn-flatten",
+    "baseline-cnn-recipe",
+    "cnn-data-10",
+    "cnn-data-25",
+    "cnn-data-50",
+    "baseline-data-10",
+    "baseline-data-25",
+    "baseline-data-50",
+]
+
+
+@pytest.mark.parametrize(
+    ("p", "text"),
+    [
+        (0.0502, "p = 0.050"),  # two significant figures, the trailing zero kept
+        (0.011404, "p = 0.011"),
+        (0.0076, "p = 0.0076"),
+        (0.34, "p = 0.34"),
+        (0.999, "p = 1.0"),
+        (0.001, "p = 0.0010"),
+        (0.00099, "p < 0.001"),
+        (1e-13, "p < 0.001"),
+        (None, "p n/a"),
+    ],
+)
+def test_p_values_have_two_significant_figures(p, text):
+    assert display.pvalue(p) == text
+
+
+def test_shares_points_and_intervals():
+    nbsp = "\u00a0"
+    assert display.pct(0.56041) == f"56.0{nbsp}%"
+    assert display.pct(0.2103, 0) == f"21{nbsp}%"
+    assert display.interval(0.5604, [0.5341, 0.5860]) == f"56.0{nbsp}% (53.4–58.6)"
+    assert display.points(0.16756) == "+16.8"
+    assert display.points(-0.0197) == "-2.0"
+    assert display.points(-0.0197, signed=False) == "2.0"
+    assert display.millions(396024) == f"0.4{nbsp}M"
+    assert display.duration(461) == "7.7 min" and display.duration(90) == "90 s"
+    assert display.si(68388096) == "68.39 M" and display.num(3676952) == "3,676,952"
+
+
+def test_every_run_has_one_readable_name_and_a_place_in_the_order():
+    for run in ["baseline", "cnn", "kernel-5x5", "baseline-permuted", "cnn-permuted", *NEW_RUNS]:
+        assert display.name(run) != run and run in display.ORDER
+    # cnn and kernel-3x3 are one computation: one name.
+    assert display.name("kernel-3x3") == display.name("cnn")
+    # No two other runs share a name.
+    names = [display.name(r) for r in display.ORDER if r != "kernel-3x3"]
+    assert len(names) == len(set(names))
+    # A run the module does not know keeps its plan title, or its id.
+    assert display.name("kernel-9x9", "Kernel 9×9") == "Kernel 9×9"
+    assert display.name("kernel-9x9") == "kernel-9x9"
+
+
+def test_the_order_is_dense_cnn_kernels_controls_mechanisms():
+    shuffled = [
+        "cnn-data-10",
+        "locally-connected",
+        "cnn-permuted",
+        "kernel-7x7",
+        "zz-unknown",
+        "cnn",
+        "baseline-permuted",
+        "kernel-5x5",
+        "baseline",
+    ]
+    assert display.ordered(shuffled) == [
+        "baseline",
+        "cnn",
+        "kernel-5x5",
+        "kernel-7x7",
+        "baseline-permuted",
+        "cnn-permuted",
+        "locally-connected",
+        "cnn-data-10",
+        "zz-unknown",
+    ]
+    rows = [{"run": "cnn"}, {"run": "baseline"}]
+    assert [r["run"] for r in display.ordered(rows)] == ["baseline", "cnn"]
+    assert list(display.ordered({"cnn": 1, "baseline": 2})) == ["baseline", "cnn"]
+
+
+def test_the_filters_reach_the_templates():
+    env = jinja2.Environment(undefined=jinja2.StrictUndefined)
+    display.register(env)
+    text = env.from_string(
+        "{{ 'cnn' | display_name }}: {{ m | interval(ci) }}, {{ p | pvalue }}, "
+        "{% for r in runs | ordered %}{{ r }} {% endfor %}{{ literature.mslnet.accuracy | pct }}"
+    ).render(m=0.5604, ci=[0.5341, 0.586], p=0.0502, runs=["cnn", "baseline"])
+    assert text == (
+        "CNN 3×3 (reference): 56.0\u00a0% (53.4–58.6), p = 0.050, baseline cnn 66.7\u00a0%"
+    )

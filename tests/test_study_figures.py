@@ -1,0 +1,142 @@
+"""Every figure of the cross-run step reads at a glance: drawn from the published results, no
+two texts overlap, no text is below 9 pt at the page's content width (display.CONTENT_WIDTH_PX),
+legends sit outside the data, models carry their display names."""
+
+from __future__ import annotations
+
+import json
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+from matplotlib.legend import Legend  # noqa: E402
+from PIL import Image  # noqa: E402
+
+from analysis import display, figures, paths, study_figures  # noqa: E402
+from runner.report import compare  # noqa: E402
+
+
+def published():
+    info = json.loads((paths.REPORT_DIR / ".published.json").read_text())
+    return paths.ROOT / info["results"]
+
+
+def inspect(fig, path) -> dict:
+    """What a reader would trip on in one figure, measured on the figure as it is saved."""
+    overlaps = display.overlapping_texts(fig)
+    texts = [(t.get_text(), t.get_fontsize()) for t in display.drawn_texts(fig)]
+    renderer = fig.canvas.get_renderer()
+    axes = [ax.get_window_extent(renderer) for ax in fig.get_axes() if ax.axison]
+    legends_over_data = [
+        leg
+        for leg in fig.findobj(Legend)
+        if any(leg.get_window_extent(renderer).overlaps(a) for a in axes)
+    ]
+    xlims = {tuple(np.round(ax.get_xlim(), 9)) for ax in fig.get_axes() if ax.axison}
+    return {
+        "path": path,
+        "overlaps": overlaps,
+        "texts": texts,
+        "legends_over_data": legends_over_data,
+        "xlims": xlims,
+    }
+
+
+@pytest.fixture(scope="module")
+def drawn(tmp_path_factory):
+    results = published()
+    summary = compare.read_summary(results)
+    runs = compare.load_runs(results, summary["runs"])
+    seen: list[dict] = []
+    real = study_figures._save
+    mp = pytest.MonkeyPatch()
+
+    def checking_save(fig, path, photo=False):
+        found = inspect(fig, path)
+        out = real(fig, path, photo)
+        with Image.open(out) as im:
+            width = im.width
+        found["small"] = [
+            (text, round(display.shown_points(size, figures.DPI, width), 1))
+            for text, size in found["texts"]
+            if display.shown_points(size, figures.DPI, width) < display.MIN_TEXT_PT - 1e-6
+        ]
+        seen.append(found)
+        return out
+
+    mp.setattr(study_figures, "_save", checking_save)
+    out_dir = tmp_path_factory.mktemp("figures")
+    try:
+        drawn = study_figures.draw_all(
+            summary["findings"],
+            summary["scout"],
+            runs,
+            summary["reference"],
+            summary["baseline"],
+            {},
+            out_dir,
+        )
+        images = np.random.default_rng(0).integers(0, 256, (24, 48, 48, 3), dtype=np.uint8)
+        names = [f"mastcam cal target {i}" for i in range(24)]  # the longest class names
+        study_figures.class_strip(list(images), names, out_dir / "classes.png")
+    finally:
+        mp.undo()
+    return summary, drawn, {str(s["path"]): s for s in seen}
+
+
+def test_every_study_figure_of_the_site_is_drawn_and_checked(drawn):
+    summary, figs, seen = drawn
+    # The figures the committed summary lists are the figures the cross-run step draws now.
+    assert set(summary["figures"]) <= set(figs) | {"scout"}
+    assert {"headline", "accuracy_vs_parameters", "translation", "scout"} <= set(figs)
+    assert any(k.startswith("learning_curves/") for k in figs)
+    assert all(str(p) in seen for p in figs.values())
+
+
+def test_no_two_texts_overlap(drawn):
+    _, _, seen = drawn
+    bad = {s["path"].name: s["overlaps"] for s in seen.values() if s["overlaps"]}
+    assert not bad, bad
+
+
+def test_text_is_at_least_9_pt_at_the_content_width(drawn):
+    _, _, seen = drawn
+    bad = {s["path"].name: s["small"] for s in seen.values() if s["small"]}
+    assert not bad, bad
+
+
+def test_legends_are_outside_the_data_and_panels_share_one_x_scale(drawn):
+    _, figs, seen = drawn
+    assert not [s["path"].name for s in seen.values() if s["legends_over_data"]]
+    assert len(seen[str(figs["scout"])]["xlims"]) == 1
+
+
+def test_models_carry_their_display_names_and_the_headline_its_references(drawn):
+    summary, figs, seen = drawn
+    ids = {r for r in summary["runs"] if display.name(r) != r}
+    for s in seen.values():
+        assert not [t for t, _ in s["texts"] if t in ids], s["path"].name
+    headline = [t for t, _ in seen[str(figs["headline"])]["texts"]]
+    legend = " ".join(headline)
+    for needle in ("58.0", "66.7", "best constant answer", "uniform guessing"):
+        assert needle in legend, needle
+    assert display.name("kernel-3x3") in headline and headline.count(display.name("cnn")) == 1
+
+
+def test_the_checks_fail_on_a_bad_figure(tmp_path):
+    fig, ax = plt.subplots(figsize=(12, 3))
+    ax.plot([0, 1], [0, 1], label="a line")
+    ax.text(0.5, 0.5, "kernel-5x5")
+    ax.text(0.5, 0.5, "kernel-3to5")  # on top of the other
+    ax.legend(loc="center")  # over the data
+    ax.set_title("small", fontsize=7)
+    found = inspect(fig, tmp_path / "bad.png")
+    assert ("kernel-5x5", "kernel-3to5") in found["overlaps"]
+    assert found["legends_over_data"]
+    # 12 inches at 110 dpi is 1320 px, shown at the content width: 7 pt appears at about 3.5 pt.
+    assert display.small_texts(fig, figures.DPI, 1320)
+    assert display.shown_points(9, figures.DPI, 700) >= display.MIN_TEXT_PT
+    plt.close(fig)
