@@ -180,7 +180,7 @@ def _finish(task: Task, backend: Backend, say, out: Outcome) -> bool:
     try:
         seconds = backend.collect(task)
         check_interrupted()
-        folder.complete(task.fingerprint, seconds)
+        folder.complete(task.fingerprint, seconds, task.cpu)
     except RunFailed as exc:
         check_interrupted()  # Ctrl-C reaches the kernel too: not a failure
         kept = folder.fail()

@@ -96,8 +96,11 @@ def _link_head_styles(html: str) -> tuple[str, str]:
     return _HEAD_SCRIPT.sub("", head) + rest, css
 
 
-def finish(run: Run, folder: Path, fingerprint: str, seconds: float) -> None:
-    """Check the notebook delivered its metrics, then record the run as complete."""
+def finish(
+    run: Run, folder: Path, fingerprint: str, seconds: float, cpu: dict | None = None
+) -> None:
+    """Check the notebook delivered its metrics, then record the run as complete (with the
+    CPU's load while it ran, where the backend watched it: runner.loadwatch)."""
     executed = folder / f"{run.notebook}.ipynb"
     if not (folder / "metrics.json").exists():
         raise RunFailed(f"run {run.name!r} finished without writing metrics.json")
@@ -111,6 +114,7 @@ def finish(run: Run, folder: Path, fingerprint: str, seconds: float) -> None:
             "params": run.params,
             "code": state.code_hash(run.notebook_path),
             "seconds": round(seconds, 1),
+            **({"cpu": cpu} if cpu else {}),
             "finished": now(),
         },
     )
@@ -134,8 +138,8 @@ class RunFolder:
         self.partial.mkdir(parents=True)
         return self.partial
 
-    def complete(self, fingerprint: str, seconds: float) -> Path:
-        finish(self.run, self.partial, fingerprint, seconds)
+    def complete(self, fingerprint: str, seconds: float, cpu: dict | None = None) -> Path:
+        finish(self.run, self.partial, fingerprint, seconds, cpu)
         swap_into_place(self.partial, self.final)
         shutil.rmtree(self.failed, ignore_errors=True)
         return self.final

@@ -41,6 +41,7 @@ class Task:
     error: RunFailed | None = None
     seconds: float = 0.0
     note: str = ""  # e.g. the SageMaker job name, for the summary
+    cpu: dict | None = None  # the load while a local run executed (runner.loadwatch)
 
     @property
     def label(self) -> str:

@@ -18,6 +18,7 @@ from analysis import paths
 from runner.backends.base import Task
 from runner.console import Console, RunProgress
 from runner.lifecycle import RunFailed
+from runner.loadwatch import LoadWatch
 from runner.plan import Run
 
 KERNEL = "msl-study"  # installed into the venv by `make venv`; see README
@@ -184,19 +185,22 @@ class LocalBackend:
             if console is not None:
                 console.live(progress)
             start = time.perf_counter()
+            watch = LoadWatch(self.say, task.label)
             try:
-                execute(
-                    run,
-                    task.folder.begin(),
-                    {**self.injected, "run_name": run.name},
-                    self.kernel,
-                    console,
-                    progress,
-                )
+                with watch:
+                    execute(
+                        run,
+                        task.folder.begin(),
+                        {**self.injected, "run_name": run.name},
+                        self.kernel,
+                        console,
+                        progress,
+                    )
             except RunFailed as exc:
                 task.error = exc
             finally:
                 task.seconds = time.perf_counter() - start
+                task.cpu = watch.summary()
                 task.note = progress.summary()
                 if console is not None:
                     console.live(None)
