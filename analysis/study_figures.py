@@ -424,6 +424,6 @@ def draw_all(
     for name, m in runs.items():
         if m.get("history") and not m.get("same_computation_as"):
             out[f"learning_curves/{name}"] = learning_curves(
-                name, m["history"], fig_dir / "learning_curves" / f"{name}.png"
+                name, m["history"], fig_dir / f"learning_curves_{name}.png"
             )
     return out

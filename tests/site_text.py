@@ -4,11 +4,13 @@ tests/test_site_text.py and tests/test_browser_pages.py)."""
 from __future__ import annotations
 
 import html
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 from analysis import paths
-from runner.report import site
 
 BLOCK = re.compile(
     r"</?(?:p|li|td|th|h[1-6]|figcaption|figure|pre|div|tr|table|ul|ol|dt|dd|summary|details|"
@@ -19,8 +21,17 @@ WORD = re.compile(r"[^\W_][\w'’.,%×→−+/-]*")
 
 
 def build_committed(tmp: Path) -> Path:
-    """`mkdocs build --strict` of the committed report/ (the published results)."""
-    return site.build(paths.REPORT_DIR, tmp / "site")
+    """`mkdocs build --strict` of the committed report/ (the published results) with the
+    project's own mkdocs.yml, into `tmp`: the results folder resolves as `make site` has it."""
+    out = tmp / "site"
+    subprocess.run(
+        [sys.executable, "-m", "mkdocs", "build", "--strict", "--quiet"]
+        + ["-f", str(paths.MKDOCS_FILE), "-d", str(out)],
+        check=True,
+        cwd=paths.ROOT,
+        env={**os.environ, "NO_MKDOCS_2_WARNING": "1"},
+    )
+    return out
 
 
 def pages(site_dir: Path) -> list[str]:
