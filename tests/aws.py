@@ -1,13 +1,17 @@
 """Fixtures shared by the tests that talk to AWS APIs (loaded by tests/conftest.py): only
-loopback connections (`pytest.mark.usefixtures("loopback_only")` in the module), and one moto
-server on 127.0.0.1 per test module."""
+loopback connections and the request check (`pytest.mark.usefixtures("loopback_only",
+"aws_rules")` in the module), and one moto server on 127.0.0.1 per test module."""
 
 from __future__ import annotations
 
 import logging
+import os
 import socket
+from pathlib import Path
 
 import pytest
+
+from tests import aws_rules as rules
 
 
 @pytest.fixture
@@ -34,3 +38,48 @@ def moto_endpoint():
     assert host == "127.0.0.1"
     yield f"http://127.0.0.1:{port}"
     server.stop()
+
+
+class RequestCheck:
+    """What the request check refused during one test; a test that expects refusals takes
+    them with `take()`, and any left at the end fail the test."""
+
+    def __init__(self, log: Path):
+        self.log = log
+        self.start_refused, self.start_called = len(rules.REFUSED), len(rules.CALLED)
+        self.taken = 0
+
+    def all_refused(self) -> list[dict]:
+        return rules.REFUSED[self.start_refused :] + rules.read_log(self.log)[1]
+
+    def calls(self) -> list[tuple[str, str]]:
+        return rules.CALLED[self.start_called :] + rules.read_log(self.log)[0]
+
+    def take(self) -> list[dict]:
+        """The refusals since the last take()."""
+        refused = self.all_refused()
+        new, self.taken = refused[self.taken :], len(refused)
+        return new
+
+
+@pytest.fixture
+def aws_rules(monkeypatch, tmp_path):
+    """Every boto3 request of the test, here and in the runner processes it starts, checked
+    against the service's rules (tests/aws_rules.py); every action the runner called must be
+    granted by the README's caller policy."""
+    rules.install()
+    log = tmp_path / "aws-rules.jsonl"
+    monkeypatch.setenv("STUDY_AWS_RULES", str(log))
+    site = str(Path(rules.__file__).parent / "aws_site")
+    path = [site, str(rules.ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(path))
+    check = RequestCheck(log)
+    yield check
+    left = check.all_refused()[check.taken :]
+    assert not left, f"requests the service would refuse: {left}"
+    caller = rules.granted(rules.readme_policies()["caller"])
+    missing = sorted(
+        {rules.iam_action(*c) for c in check.calls()} - {a for a in caller if "*" not in a}
+    )
+    missing = [a for a in missing if not rules.allows(caller, a)]
+    assert not missing, f"the README's caller policy does not grant {missing}"

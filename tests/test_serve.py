@@ -27,8 +27,10 @@ from analysis.cache import PREPROCESSING, decode_image
 from runner.__main__ import main
 from runner.serving import aws as serving_aws
 from runner.serving import predict
+from runner.serving.aws import BODY_LIMIT, ServeError
+from runner.serving.endpoints import batches
 
-pytestmark = [pytest.mark.sagemaker, pytest.mark.usefixtures("loopback_only")]
+pytestmark = [pytest.mark.sagemaker, pytest.mark.usefixtures("loopback_only", "aws_rules")]
 
 REGION = "us-east-1"
 BUCKET = "msl-serve-test-bucket"
@@ -149,10 +151,21 @@ def test_serving_image_through_the_sdk():
     assert serving_aws.serving_image("eu-west-1", None, "2.19").split(":")[1].startswith("2.19-cpu")
 
 
-def test_deploy_invoke_list_undeploy(aws, moto_endpoint, images, capsys):
+def test_deploy_invoke_list_undeploy(aws, aws_rules, moto_endpoint, images, capsys):
+    # Moto's endpoint is InService at once; a real one is Creating for minutes first.
+    creating = iter(["Creating", "Creating"])
+
+    def still_creating(parsed, **_):
+        if parsed.get("EndpointStatus") == "InService":
+            parsed["EndpointStatus"] = next(creating, "InService")
+
+    aws.hooks.append(("after-call.sagemaker.DescribeEndpoint", still_creating))
     assert main(["deploy", "--profile", "smoke"]) == 0
+    aws.hooks.clear()
     out = capsys.readouterr().out
     assert f"as endpoint {NAME} (serverless 2048 MB)" in out
+    waited = [line.split(" after ")[0].strip() for line in out.splitlines() if " after " in line]
+    assert waited == [f"{NAME}: Creating", f"{NAME}: InService"]
 
     (put,) = aws.sent["PutObject"]
     key = put["Key"]
@@ -190,7 +203,6 @@ def test_deploy_invoke_list_undeploy(aws, moto_endpoint, images, capsys):
     assert aws.sent["CreateEndpoint"] == [
         {"EndpointName": NAME, "EndpointConfigName": part, "Tags": model["Tags"]}
     ]
-    assert aws.sm.describe_endpoint(EndpointName=NAME)["EndpointStatus"] == "InService"
 
     # A second deploy onto the live endpoint is refused, naming the way out.
     assert main(["deploy", "--profile", "smoke"]) == 2
@@ -204,7 +216,15 @@ def test_deploy_invoke_list_undeploy(aws, moto_endpoint, images, capsys):
     artifact = predict.find("cnn", "smoke")
     x = np.stack([decode_image(f, SIZE)[0] for f in images])
     local = artifact.probabilities(x)
-    canned(moto_endpoint, json.dumps({"predictions": local.tolist()}))
+    # Not the local model's own numbers: the two least likely classes of each image move by
+    # 0.0004, within the 0.001 the comparison allows.
+    near = local.copy()
+    low = np.argsort(local, axis=1)[:, :2]
+    rows = np.arange(len(near))
+    near[rows, low[:, 0]] += 4e-4
+    near[rows, low[:, 1]] -= min(4e-4, float(local[rows, low[:, 1]].min()))
+    assert not np.array_equal(near, local)
+    canned(moto_endpoint, json.dumps({"predictions": near.tolist()}))
     assert main(["invoke", *map(str, images), "--profile", "smoke"]) == 0
     out = capsys.readouterr().out.splitlines()
     (request,) = aws.sent["InvokeEndpoint"]
@@ -246,6 +266,9 @@ def test_deploy_invoke_list_undeploy(aws, moto_endpoint, images, capsys):
     assert capsys.readouterr().out.startswith("nothing to delete: no endpoint, configuration")
     assert main(["endpoints"]) == 0
     assert capsys.readouterr().out.strip() == f"no endpoints of this project in {REGION}"
+    # What the commands called, each granted by the README's caller policy (aws_rules).
+    called = {op for _, op in aws_rules.calls()}
+    assert {"PutObject", "CreateModel", "InvokeEndpoint", "DeleteModel", "ListTags"} <= called
 
 
 def test_real_time_instance_and_a_failed_endpoint(aws, capsys):
@@ -313,10 +336,47 @@ def test_missing_permission_is_one_message(aws, capsys):
     assert "CreateEndpoint" not in aws.sent
 
 
-def test_no_artifact_and_no_settings_are_bad_input(aws, monkeypatch, capsys):
+def test_no_artifact_and_no_settings_are_bad_input(aws, aws_rules, monkeypatch, capsys):
     assert main(["deploy", "--run", "baseline", "--profile", "smoke"]) == 2
     assert "has no model artifact" in capsys.readouterr().err
     monkeypatch.delenv("SAGEMAKER_ROLE")
     assert main(["deploy", "--profile", "smoke"]) == 2
     assert "SAGEMAKER_ROLE" in capsys.readouterr().err
-    assert not aws.sent  # nothing reached AWS
+    assert not aws.sent and not aws_rules.calls()  # no client of the runner called AWS
+
+
+def prepared(real_data, size: int, count: int):
+    """A dark (all-zero) image, then `count` real test images at `size` px, as invoke sends."""
+    lines = (real_data / paths.SPLIT_FILES["test"]).read_text().split("\n")[:count]
+    files = [real_data / line.split()[0] for line in lines]
+    x, files, errors = predict.decode(files, size)
+    assert not errors
+    return np.concatenate([np.zeros_like(x[:1]), x]), ["dark.png", *files]
+
+
+@pytest.mark.parametrize("size,count", [(48, 120), (128, 24)])
+def test_invoke_batches_stay_under_the_limit(real_data, size, count):
+    x, files = prepared(real_data, size, count)
+    bodies = list(batches(x, files))
+    assert [b[0] for b in bodies] == [0] + [b[1] for b in bodies[:-1]] and bodies[-1][1] == len(x)
+    assert len(bodies) > 1
+    sizes = [len(body) for _, _, body in bodies]
+    assert max(sizes) <= BODY_LIMIT < 4_000_000, sizes
+    sent = np.concatenate([np.asarray(json.loads(b)["instances"]) for _, _, b in bodies])
+    assert np.array_equal(sent, x.astype("float32"))
+    # Sized from the dark first image alone, as before, the first request would be too big.
+    per_image = len(json.dumps(x[0].astype("float32").tolist())) + 2
+    first = json.dumps(
+        {"instances": x[: (4_000_000 - 100) // per_image].astype("float32").tolist()}
+    )
+    assert len(first) > 4_000_000
+
+
+def test_one_image_over_the_limit_is_named():
+    x = np.zeros((2, 460, 460, 3), "uint8")  # dark: "0.0" fits; bright: "255.0" does not
+    x[1] = 255
+    assert len(next(batches(x[:1]))[2]) < BODY_LIMIT
+    with pytest.raises(ServeError) as info:
+        list(batches(x, ["dark.jpg", "bright.jpg"]))
+    assert str(info.value).startswith("bright.jpg: its request alone would be 4")
+    assert info.value.code == 2

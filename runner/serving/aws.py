@@ -13,6 +13,7 @@ DLC_PATTERN = "763104351884.dkr.ecr.{region}.amazonaws.com/tensorflow-inference:
 SERVERLESS_MEMORY_MB = (1024, 2048, 3072, 4096, 5120, 6144)
 VARIANT = "AllTraffic"
 REQUEST_BYTES = 4_000_000  # a serverless request carries at most 4 MB (real-time: 6 MB)
+BODY_LIMIT = REQUEST_BYTES - 100_000  # what invoke sends at most: a 100 kB margin under it
 NAME_MAX = 63
 DENIED = {"AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "NotAuthorized"}
 TAG_KEY = f"{sm.TAG}endpoint"  # every resource deploy creates carries it; `endpoints` reads it

@@ -134,7 +134,7 @@ def invoke_command(args) -> int:
     x, files, bad = predict.decode(files, artifact.image_size)
     errors += bad
     api = Endpoints(region_from_env())
-    remote = api.invoke(name, artifact.prepare(x)) if len(x) else np.zeros((0, 0))
+    remote = api.invoke(name, artifact.prepare(x), files) if len(x) else np.zeros((0, 0))
     local = artifact.probabilities(x) if len(x) else remote
     differ = []
     for f, r, loc in zip(files, remote, local, strict=True):

@@ -57,21 +57,8 @@ def deploy(
         PrimaryContainer={"Image": image, "ModelDataUrl": f"s3://{settings.bucket}/{key}"},
         Tags=tags,
     )
-    variant = {"VariantName": VARIANT, "ModelName": part}
-    if instance_type:
-        variant.update(InstanceType=instance_type, InitialInstanceCount=1)
-    else:
-        variant["ServerlessConfig"] = {
-            "MemorySizeInMB": memory_mb,
-            "MaxConcurrency": max_concurrency,
-        }
-    api.call(
-        api.sm,
-        "CreateEndpointConfig",
-        EndpointConfigName=part,
-        ProductionVariants=[variant],
-        Tags=tags,
-    )
+    config = endpoint_config_request(part, part, tags, instance_type, memory_mb, max_concurrency)
+    api.call(api.sm, "CreateEndpointConfig", **config)
     api.call(api.sm, "CreateEndpoint", EndpointName=name, EndpointConfigName=part, Tags=tags)
     log(f"deploy: creating endpoint {name} ({serving}, image {image}) in {api.region}")
     described = api.wait(name, wait_s, log)
@@ -84,6 +71,27 @@ def deploy(
         "serving": serving,
         "arn": described.get("EndpointArn"),
     }
+
+
+def endpoint_config_request(
+    name: str,
+    model: str,
+    tags: list[dict],
+    instance_type: str | None = None,
+    memory_mb: int = 2048,
+    max_concurrency: int = 2,
+) -> dict:
+    """The CreateEndpointConfig request: one variant, on a real-time instance or serverless
+    (never both). Pure: the tests check it against the service's rules (tests/aws_rules.py)."""
+    variant: dict = {"VariantName": VARIANT, "ModelName": model}
+    if instance_type:
+        variant.update(InstanceType=instance_type, InitialInstanceCount=1)
+    else:
+        variant["ServerlessConfig"] = {
+            "MemorySizeInMB": memory_mb,
+            "MaxConcurrency": max_concurrency,
+        }
+    return {"EndpointConfigName": name, "ProductionVariants": [variant], "Tags": tags}
 
 
 def _tags(artifact: predict.Artifact, name: str, serving: str, sha: str) -> list[dict]:

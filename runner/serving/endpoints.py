@@ -5,12 +5,13 @@ from __future__ import annotations
 import json
 import re
 import time
+from collections.abc import Iterator
 
 import numpy as np
 
 from runner.backends import sagemaker as sm
 from runner.serving import aws
-from runner.serving.aws import DENIED, REQUEST_BYTES, ServeError
+from runner.serving.aws import BODY_LIMIT, DENIED, ServeError
 
 
 class Endpoints:
@@ -91,26 +92,23 @@ class Endpoints:
 
     # --- invoke -------------------------------------------------------------------------------
 
-    def invoke(self, name: str, x: np.ndarray) -> np.ndarray:
-        """Probabilities from the endpoint for prepared images, in requests under the size
-        limit. The body is TensorFlow Serving's JSON; values are sent as floats because the
-        SavedModel's input is float32."""
+    def invoke(self, name: str, x: np.ndarray, files: list | None = None) -> np.ndarray:
+        """Probabilities from the endpoint for prepared images, in requests whose encoded
+        body stays under BODY_LIMIT (batches()). The body is TensorFlow Serving's JSON; values
+        are sent as floats because the SavedModel's input is float32."""
         if not len(x):
             return np.zeros((0, 0), "float32")
-        per_image = len(json.dumps(x[0].astype("float32").tolist())) + 2
-        batch = max(1, (REQUEST_BYTES - 100) // per_image)
         out = []
-        for i in range(0, len(x), batch):
-            body = json.dumps({"instances": x[i : i + batch].astype("float32").tolist()})
+        for start, stop, body in batches(x, files):
             answer = self.call(
                 self.runtime,
                 "InvokeEndpoint",
                 EndpointName=name,
                 ContentType="application/json",
                 Accept="application/json",
-                Body=body.encode(),
+                Body=body,
             )
-            out.append(parse_answer(name, answer["Body"].read(), len(x[i : i + batch])))
+            out.append(parse_answer(name, answer["Body"].read(), stop - start))
         return np.concatenate(out)
 
     # --- undeploy and list ----------------------------------------------------------------------
@@ -161,6 +159,37 @@ class Endpoints:
                 if not re.search(r"Could not find|does not exist|not found", str(exc)):
                     raise
         return deleted
+
+
+def batches(
+    x: np.ndarray, files: list | None = None, limit: int = BODY_LIMIT
+) -> Iterator[tuple[int, int, bytes]]:
+    """(start, stop, body) of consecutive images whose TensorFlow Serving JSON body,
+    {"instances": [...]}, is at most `limit` bytes: each image is encoded once and measured,
+    so a bright image (longer numbers) never overfills a batch sized from a dark one. One
+    image that alone exceeds the limit is a ServeError naming its file."""
+    head, tail, sep = b'{"instances": [', b"]}", b", "
+    rows: list[bytes] = []
+    size, start = len(head) + len(tail), 0
+    for i, image in enumerate(x):
+        row = json.dumps(image.astype("float32").tolist()).encode()
+        if len(head) + len(row) + len(tail) > limit:
+            what = files[i] if files is not None else f"image {i + 1}"
+            raise ServeError(
+                f"{what}: its request alone would be {len(head) + len(row) + len(tail)} bytes, "
+                f"above the {limit}-byte limit of one invocation (serverless endpoints accept "
+                "4 MB); use a smaller image size",
+                2,
+            )
+        extra = len(row) + (len(sep) if rows else 0)
+        if rows and size + extra > limit:
+            yield start, i, head + sep.join(rows) + tail
+            rows, size, start = [], len(head) + len(tail), i
+            extra = len(row)
+        rows.append(row)
+        size += extra
+    if rows:
+        yield start, len(x), head + sep.join(rows) + tail
 
 
 def parse_answer(name: str, raw: bytes, n: int) -> np.ndarray:

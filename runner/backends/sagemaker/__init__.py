@@ -58,6 +58,8 @@ from runner.backends.sagemaker.requests import (
     container_requirements,
     job_name,
     job_parameters,
+    job_tags,
+    processing_job_request,
 )
 from runner.backends.sagemaker.settings import (
     DEFAULT_INSTANCE_TYPE,
@@ -94,6 +96,8 @@ __all__ = [
     "default_image",
     "job_name",
     "job_parameters",
+    "job_tags",
+    "processing_job_request",
     "settings_from_env",
     "tensorflow_version",
 ]

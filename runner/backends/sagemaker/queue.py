@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 from runner.backends.base import RunFailed
 from runner.backends.sagemaker.job import THROTTLING, Job, _code, _message, _Refused
-from runner.backends.sagemaker.requests import run_processing_job
+from runner.backends.sagemaker.requests import job_tags, processing_job_request
 
 
 class Queue:
@@ -123,9 +123,14 @@ class Queue:
             },
         )
         try:
-            run_processing_job(
-                self.settings, self.session, job, self.data_uri, self.injected, self.uri
+            request = processing_job_request(
+                self.settings,
+                job.name,
+                job.run.notebook_path.name,
+                self.data_uri,
+                job_tags(job, self.injected),
             )
+            self.session.sagemaker_client.create_processing_job(**request)
         except ClientError as exc:
             # The entry goes before `submitting` is cleared: a Ctrl-C in between still finds the
             # job in stop(), which forgets one that was never created.

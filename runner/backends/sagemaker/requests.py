@@ -90,77 +90,78 @@ def container_requirements() -> str:
     return "\n".join(keep) + "\n"
 
 
-def run_processing_job(
-    settings: Settings, session, job: Job, data_uri: str, injected: dict, uri
-) -> None:
-    """CreateProcessingJob through the SDK's Processor: three S3 inputs (code, params,
-    data), one continuous output, the run's tags; `uri(key)` is the bucket's s3:// URI."""
-    from sagemaker.core.processing import Processor
-    from sagemaker.core.shapes import (
-        ProcessingInput,
-        ProcessingOutput,
-        ProcessingS3Input,
-        ProcessingS3Output,
-    )
+def processing_job_request(
+    settings: Settings,
+    name: str,
+    notebook: str,
+    data_uri: str,
+    tags: dict[str, str],
+) -> dict:
+    """The CreateProcessingJob request of one run: three S3 inputs (code, params, data), one
+    continuous output (files reach S3 as they are written, so a failed job's executed notebook
+    and run.log are there too; EndOfJob uploads nothing when the container fails), the run's
+    tags. Pure: the tests check it against the service's rules (tests/aws_rules.py)."""
+    job_uri = f"s3://{settings.bucket}/{settings.prefix}/jobs/{name}"
 
-    run = job.run
+    def s3_input(input_name: str, uri: str, local_path: str) -> dict:
+        return {
+            "InputName": input_name,
+            "S3Input": {
+                "S3Uri": uri,
+                "LocalPath": local_path,
+                "S3DataType": "S3Prefix",
+                "S3InputMode": "File",
+                "S3DataDistributionType": "FullyReplicated",
+                "S3CompressionType": "None",
+            },
+        }
 
-    def s3_input(input_name: str, uri: str, local_path: str) -> ProcessingInput:
-        return ProcessingInput(
-            input_name=input_name,
-            s3_input=ProcessingS3Input(
-                s3_uri=uri,
-                local_path=local_path,
-                s3_data_type="S3Prefix",
-                s3_input_mode="File",
-                s3_data_distribution_type="FullyReplicated",
-            ),
-        )
-
-    inputs = [
-        s3_input("code", uri(f"{job.prefix}/code/"), CONTAINER_CODE),
-        s3_input("params", uri(f"{job.prefix}/params/"), CONTAINER_PARAMS),
-        s3_input("data", data_uri, CONTAINER_DATA),
-    ]
-    # Continuous: files reach S3 as they are written, so a failed job's executed notebook
-    # (and run.log) is there too; EndOfJob uploads nothing when the container fails.
-    outputs = [
-        ProcessingOutput(
-            output_name="output",
-            s3_output=ProcessingS3Output(
-                s3_uri=uri(job.output_prefix),
-                local_path=CONTAINER_OUTPUT,
-                s3_upload_mode="Continuous",
-            ),
-        )
-    ]
-    tags = {
-        "run": run.name,
-        "profile": run.profile,
-        "fingerprint": job.task.fingerprint,
-        "code-version": str(injected.get("code_version") or "unknown"),
-    }
-    processor = Processor(
-        role=settings.role,
-        image_uri=settings.image,
-        instance_count=1,
-        instance_type=settings.instance_type,
-        entrypoint=["bash", f"{CONTAINER_CODE}/entrypoint.sh"],
-        volume_size_in_gb=settings.volume_gb,
-        max_runtime_in_seconds=settings.max_runtime_s,
-        sagemaker_session=session,
-        env={
+    return {
+        "ProcessingJobName": name,
+        "ProcessingResources": {
+            "ClusterConfig": {
+                "InstanceType": settings.instance_type,
+                "InstanceCount": 1,
+                "VolumeSizeInGB": settings.volume_gb,
+            }
+        },
+        "AppSpecification": {
+            "ImageUri": settings.image,
+            "ContainerEntrypoint": ["bash", f"{CONTAINER_CODE}/entrypoint.sh"],
+            "ContainerArguments": [notebook],
+        },
+        "RoleArn": settings.role,
+        "ProcessingInputs": [
+            s3_input("code", f"{job_uri}/code/", CONTAINER_CODE),
+            s3_input("params", f"{job_uri}/params/", CONTAINER_PARAMS),
+            s3_input("data", data_uri, CONTAINER_DATA),
+        ],
+        "ProcessingOutputConfig": {
+            "Outputs": [
+                {
+                    "OutputName": "output",
+                    "S3Output": {
+                        "S3Uri": f"{job_uri}/output/",
+                        "LocalPath": CONTAINER_OUTPUT,
+                        "S3UploadMode": "Continuous",
+                    },
+                }
+            ]
+        },
+        "Environment": {
             "STUDY_PIP_INSTALL": "1" if settings.pip_install else "0",
             "STUDY_INSTANCE_TYPE": settings.instance_type,
             "PYTHONUNBUFFERED": "1",
         },
-        tags=[{"Key": f"{TAG}{k}", "Value": v} for k, v in tags.items()],
-    )
-    processor.run(
-        inputs=inputs,
-        outputs=outputs,
-        arguments=[run.notebook_path.name],
-        wait=False,
-        logs=False,
-        job_name=job.name,
-    )
+        "StoppingCondition": {"MaxRuntimeInSeconds": settings.max_runtime_s},
+        "Tags": [{"Key": f"{TAG}{k}", "Value": v} for k, v in tags.items()],
+    }
+
+
+def job_tags(job: Job, injected: dict) -> dict[str, str]:
+    return {
+        "run": job.run.name,
+        "profile": job.run.profile,
+        "fingerprint": job.task.fingerprint,
+        "code-version": str(injected.get("code_version") or "unknown"),
+    }
