@@ -223,10 +223,12 @@ def drawn_texts(fig) -> list:
     return out
 
 
-def overlapping_texts(fig) -> list[tuple[str, str]]:
-    """Pairs of texts of `fig` whose rendered bounding boxes intersect."""
+def overlapping_texts(fig, texts: list | None = None) -> list[tuple[str, str]]:
+    """Pairs of texts of `fig` (or of `texts`, from drawn_texts) whose rendered bounding boxes
+    intersect."""
+    texts = drawn_texts(fig) if texts is None else texts
     renderer = fig.canvas.get_renderer()
-    boxes = [(t.get_text(), t.get_window_extent(renderer)) for t in drawn_texts(fig)]
+    boxes = [(t.get_text(), t.get_window_extent(renderer)) for t in texts]
     return [
         (a, b)
         for i, (a, box_a) in enumerate(boxes)

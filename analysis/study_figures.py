@@ -303,6 +303,45 @@ def class_strip(images: list, names: list[str], path, cols: int = 6) -> Path:
         return _save(fig, path, photo=True)
 
 
+def confusion(run: str, matrix: dict, names: dict, path) -> Path:
+    """The test split's confusion matrix of a run's first seed, rows normalised to recall;
+    colour only (numbers per cell would not be legible at the page's width), classes named."""
+    counts = np.asarray(matrix["counts"], dtype=float)
+    labels = matrix["labels"]
+    norm = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)
+    ticks = [textwrap.shorten(names.get(c, str(c)), 18, placeholder="…") for c in labels]
+    support = counts.sum(axis=1)
+    rows = [f"{t}: none in test" if not n else t for t, n in zip(ticks, support, strict=True)]
+    with _style():
+        fig, ax = plt.subplots(figsize=(FIG_WIDTH, FIG_WIDTH * 1.02), layout="constrained")
+        im = ax.imshow(norm, cmap="Blues", vmin=0, vmax=1)
+        ax.set_xticks(range(len(labels)), ticks, rotation=90)
+        ax.set_yticks(range(len(labels)), rows)
+        ax.set_xlabel("predicted class")
+        ax.set_ylabel("true class")
+        fig.colorbar(im, ax=ax, fraction=0.04, label="share of the true class (recall)")
+        ax.set_title(f"{display.name(run)}: test split, first seed")
+        return _save(fig, path)
+
+
+def per_class_f1(run: str, rows: list[dict], path) -> Path:
+    """F1 on test per class (first seed), with each class's test images in brackets."""
+    rows = [r for r in rows if r["support"] > 0]
+    with _style():
+        fig, ax = plt.subplots(figsize=(FIG_WIDTH, 0.24 * len(rows) + 1.3), layout="constrained")
+        ax.barh(
+            [f"{r['name']} ({r['support']})" for r in rows],
+            [r["f1"] for r in rows],
+            color=display.colour(run),
+            alpha=0.7,
+        )
+        ax.invert_yaxis()
+        ax.set_xlim(0, 1)
+        ax.set_xlabel("F1 on test, first seed (test images in brackets)")
+        ax.grid(alpha=0.3, axis="x")
+        return _save(fig, path)
+
+
 def recall_shift(per_class: list[dict], path) -> Path:
     """Per-class recall on val against test (reference model, mean over seeds): classes below
     the diagonal are recognised less often on test's sols. The largest classes are named."""
@@ -419,11 +458,27 @@ def draw_all(
         out["recall_shift"] = recall_shift(
             found["shift"]["per_class"], fig_dir / "recall_shift.png"
         )
-    # Each model run's learning curves, redrawn from its `history` (the per-run figure's
-    # legend, drawn by frozen notebook code, calls every run's batches augmented).
+    # Each model run's own figures, redrawn from its metrics.json to be legible at the page's
+    # width: the notebook's versions (frozen code, part of every run's fingerprint) use small
+    # type, and their learning-curve legend calls every run's batches augmented.
     for name, m in runs.items():
-        if m.get("history") and not m.get("same_computation_as"):
+        if m.get("same_computation_as") or "model" not in m:
+            continue
+        if m.get("history"):
             out[f"learning_curves/{name}"] = learning_curves(
                 name, m["history"], fig_dir / f"learning_curves_{name}.png"
+            )
+        if m.get("confusion_matrix"):
+            names = {c["id"]: c["name"] for c in m.get("per_class", [])}
+            out[f"confusion_matrix/{name}"] = confusion(
+                name, m["confusion_matrix"], names, fig_dir / f"confusion_matrix_{name}.png"
+            )
+        if m.get("per_class"):
+            out[f"per_class_f1/{name}"] = per_class_f1(
+                name, m["per_class"], fig_dir / f"per_class_f1_{name}.png"
+            )
+        if m.get("translation"):
+            out[f"translation/{name}"] = translation(
+                {name: m["translation"]}, fig_dir / f"translation_{name}.png", base
             )
     return out

@@ -5,6 +5,7 @@ legends sit outside the data, models carry their display names."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import matplotlib
 
@@ -24,10 +25,20 @@ def published():
     return paths.ROOT / info["results"]
 
 
+def png_width(fig, draw: bool = True) -> int:
+    """The width in pixels of the PNG `figures._save` writes (bbox_inches="tight", default pad)."""
+    if draw:
+        fig.canvas.draw()  # the layout engine places everything first
+    tight = fig.get_tightbbox(fig.canvas.get_renderer())
+    pad = matplotlib.rcParams["savefig.pad_inches"]
+    return round((tight.width + 2 * pad) * figures.DPI)
+
+
 def inspect(fig, path) -> dict:
     """What a reader would trip on in one figure, measured on the figure as it is saved."""
-    overlaps = display.overlapping_texts(fig)
-    texts = [(t.get_text(), t.get_fontsize()) for t in display.drawn_texts(fig)]
+    drawn = display.drawn_texts(fig)
+    overlaps = display.overlapping_texts(fig, drawn)
+    texts = [(t.get_text(), t.get_fontsize()) for t in drawn]
     renderer = fig.canvas.get_renderer()
     axes = [ax.get_window_extent(renderer) for ax in fig.get_axes() if ax.axison]
     legends_over_data = [
@@ -51,21 +62,21 @@ def drawn(tmp_path_factory):
     summary = compare.read_summary(results)
     runs = compare.load_runs(results, summary["runs"])
     seen: list[dict] = []
-    real = study_figures._save
     mp = pytest.MonkeyPatch()
 
     def checking_save(fig, path, photo=False):
+        """Check the figure instead of saving it (saving doubles the time): the PNG's width is
+        that of the figure's tight bounding box, padded as savefig pads it."""
         found = inspect(fig, path)
-        out = real(fig, path, photo)
-        with Image.open(out) as im:
-            width = im.width
+        width = png_width(fig, draw=False)  # inspect() has drawn it
         found["small"] = [
             (text, round(display.shown_points(size, figures.DPI, width), 1))
             for text, size in found["texts"]
             if display.shown_points(size, figures.DPI, width) < display.MIN_TEXT_PT - 1e-6
         ]
         seen.append(found)
-        return out
+        plt.close(fig)
+        return Path(path)
 
     mp.setattr(study_figures, "_save", checking_save)
     out_dir = tmp_path_factory.mktemp("figures")
@@ -92,7 +103,8 @@ def test_every_study_figure_of_the_site_is_drawn_and_checked(drawn):
     # The figures the committed summary lists are the figures the cross-run step draws now.
     assert set(summary["figures"]) <= set(figs) | {"scout"}
     assert {"headline", "accuracy_vs_parameters", "translation", "scout"} <= set(figs)
-    assert any(k.startswith("learning_curves/") for k in figs)
+    for kind in ("learning_curves", "confusion_matrix", "per_class_f1", "translation"):
+        assert f"{kind}/{summary['reference']}" in figs, kind  # each run page's own figures
     assert all(str(p) in seen for p in figs.values())
 
 
@@ -124,6 +136,26 @@ def test_models_carry_their_display_names_and_the_headline_its_references(drawn)
     for needle in ("58.0", "66.7", "best constant answer", "uniform guessing"):
         assert needle in legend, needle
     assert display.name("kernel-3x3") in headline and headline.count(display.name("cnn")) == 1
+
+
+def test_the_png_width_estimate_is_the_saved_width(tmp_path):
+    rows = [{"run": "cnn", "support": 3, "f1": 0.5, "name": "a long class name"}] * 5
+    fig = plt.figure()
+    plt.close(fig)
+    saved = []
+    real = study_figures._save
+
+    def save(fig, path, photo=False):
+        saved.append(png_width(fig))
+        return real(fig, path, photo)
+
+    study_figures._save, original = save, study_figures._save
+    try:
+        out = study_figures.per_class_f1("cnn", rows, tmp_path / "f1.png")
+    finally:
+        study_figures._save = original
+    with Image.open(out) as im:
+        assert abs(im.width - saved[0]) <= 2, (im.width, saved[0])
 
 
 def test_the_checks_fail_on_a_bad_figure(tmp_path):
