@@ -72,13 +72,36 @@ def load_scout(folder: Path = SCOUT_DIR) -> dict[str, list[dict]]:
     }
 
 
+REPLICATION = paths.ROOT / "bench" / "backend.json"
+
+
+def replicas(runs: dict) -> dict[str, list[float]]:
+    """Published run -> its replication's per-seed test accuracies (bench/backend.json: the
+    same parameters trained on another machine), for the verdict rule."""
+    if not REPLICATION.exists():
+        return {}
+    from analysis import backends
+
+    other = json.loads(REPLICATION.read_text())["runs"]
+    out = {}
+    for name in runs:
+        twin = backends.counterpart(runs, other, name)
+        if twin:
+            out[name] = [s["test"]["accuracy"] for s in other[twin]["per_seed"]]
+    return out
+
+
 def inputs_hash(profile_dir: Path, reference: str, baseline: str, groups: dict, only=None) -> str:
     """The study code, the plan's roles and groups, the scout rows and every run's recorded
     fingerprint (of the runs in `only`, when given): unchanged means the summary is up to
     date."""
     h = hashlib.sha256(Path(__file__).read_bytes())
-    for module in ("study.py", "study_figures.py", "evaluate.py", "gallery.py"):
-        h.update((paths.ROOT / "analysis" / module).read_bytes())
+    # Every library module, not a list to keep in step with the study's imports; and the
+    # replication on another machine, which the verdict rule reads.
+    for module in sorted((paths.ROOT / "analysis").glob("*.py")):
+        h.update(module.name.encode() + module.read_bytes())
+    if REPLICATION.exists():
+        h.update(REPLICATION.read_bytes())
     h.update(json.dumps([reference, baseline, groups], sort_keys=True).encode())
     for f in sorted(SCOUT_DIR.glob("*.jsonl")):
         h.update(f.read_bytes())
@@ -107,7 +130,7 @@ def summarize(
     runs = load_runs(profile_dir, only)
     preds = {name: _predictions(profile_dir / name) for name in runs}
     preds = {k: v for k, v in preds.items() if v is not None}
-    found = study.findings(runs, preds, reference, baseline, groups)
+    found = study.findings(runs, preds, reference, baseline, groups, replicas(runs))
     scout = {name: study.scout_summary(rows) for name, rows in load_scout().items()}
     fig_dir = profile_dir / SUMMARY_DIR / "figures"
     figs = study_figures.draw_all(found, scout, runs, reference, baseline, groups, fig_dir)
