@@ -1,10 +1,12 @@
-"""The study's science across runs: seed-paired comparisons and the findings the site states.
+"""The study's science across runs: comparisons between runs and the findings the site states.
 
 Pure functions over run records (metrics.json as dicts) and their predictions (predictions.npz
-as dicts of arrays). The runner loads and writes; this module decides. A difference is called
-one only when it holds across seeds: a paired t-test over the seeds both runs share, p < 0.05.
-McNemar's test per seed (the same test images) is reported beside it as detail, never as the
-verdict: it measures whether two trained networks disagree, which two seeds of one network do.
+as dicts of arrays). The runner loads and writes; this module decides, by the rule declared in
+`analysis.verdicts`: test accuracy is the primary metric; runs of different networks are
+compared unpaired (Welch's t-test over seeds) with a hierarchical bootstrap interval over seeds
+and groups of related test images; a difference is claimed when both hold (and, where another
+machine replicated both runs, there too). The seed-paired t-test and McNemar's test per seed
+are kept as detail, never as the verdict.
 """
 
 from __future__ import annotations
@@ -13,10 +15,10 @@ import re
 
 import numpy as np
 
-SIG_LEVEL = 0.05
-DIFFERENCE = "difference"
-NO_DIFFERENCE = "no difference shown"
-ONE_SEED = "one seed: no test"
+from analysis import verdicts
+from analysis.verdicts import DIFFERENCE, NO_DIFFERENCE, ONE_SEED, SIG_LEVEL
+
+__all__ = ["DIFFERENCE", "NO_DIFFERENCE", "ONE_SEED", "SIG_LEVEL"]
 
 
 def seed_values(run: dict, split: str = "test", metric: str = "accuracy") -> dict[int, float]:
@@ -75,21 +77,76 @@ def mcnemar_per_seed(pa: dict, pb: dict) -> list[dict]:
     ]
 
 
-def compare(a: str, b: str, runs: dict, preds: dict) -> dict | None:
-    """Run a against run b: test accuracy and macro-F1 paired over seeds, McNemar per seed."""
+def contrast(
+    a: str,
+    b: str,
+    runs: dict,
+    preds: dict,
+    groups: np.ndarray | None = None,
+    replica: dict | None = None,
+) -> dict:
+    """a − b in test accuracy by the declared rule (`analysis.verdicts`): Welch's t-test over
+    seeds, the hierarchical (seeds × image groups) bootstrap interval when both runs' test
+    predictions and the groups are known, and the replication's Welch test when given. The
+    seed-paired test stays beside it as detail (`paired_p_value`, `pairing_gain`)."""
+    va, vb = seed_values(runs[a]), seed_values(runs[b])
+    detail = paired(runs[a], runs[b], "test", "accuracy")
+    out = {**detail, **verdicts.welch(list(va.values()), list(vb.values()))}
+    out.update(
+        seeds_a=sorted(va),
+        seeds_b=sorted(vb),
+        paired_p_value=detail["p_value"],
+        pairing_gain=verdicts.pairing_gain(detail["a"], detail["b"]),
+        ci95=None,
+        replication=None,
+    )
+    if groups is not None and a in preds and b in preds and same_test_images(preds[a], preds[b]):
+        ci = verdicts.hierarchical_bootstrap(
+            [(1.0, verdicts.correct(preds[a])), (-1.0, verdicts.correct(preds[b]))], groups
+        )
+        out["ci95"], out["bootstrap"] = ci["ci95"], ci
+    if replica is not None:
+        out["replication"] = replica
+    out["verdict"] = verdicts.decide(out["p_value"], out.get("bootstrap"), replica)
+    return out
+
+
+def compare(
+    a: str,
+    b: str,
+    runs: dict,
+    preds: dict,
+    groups: np.ndarray | None = None,
+    replicas: dict | None = None,
+) -> dict | None:
+    """Run a against run b: test accuracy by the declared rule, test and val macro-F1 as
+    secondary metrics (Welch over seeds), McNemar per seed as detail. `replicas` maps a
+    published run to its replication's per-seed test accuracies on another machine."""
     if a not in runs or b not in runs:
         return None
+    rep = None
+    if replicas and a in replicas and b in replicas:
+        rep = verdicts.welch(replicas[a], replicas[b])
     out = {
         "a": a,
         "b": b,
-        "accuracy": paired(runs[a], runs[b], "test", "accuracy"),
-        "macro_f1": paired(runs[a], runs[b], "test", "macro_f1"),
-        "val_macro_f1": paired(runs[a], runs[b], "val", "macro_f1"),
+        "accuracy": contrast(a, b, runs, preds, groups, rep),
+        "macro_f1": _secondary(runs[a], runs[b], "test", "macro_f1"),
+        "val_macro_f1": _secondary(runs[a], runs[b], "val", "macro_f1"),
         "mcnemar": [],
     }
     if a in preds and b in preds:
         out["mcnemar"] = mcnemar_per_seed(preds[a], preds[b])
     out["verdict"] = out["accuracy"]["verdict"]
+    return out
+
+
+def _secondary(a: dict, b: dict, split: str, metric: str) -> dict:
+    """A secondary metric: Welch over seeds, reported, never the verdict."""
+    va, vb = seed_values(a, split, metric), seed_values(b, split, metric)
+    out = {**paired(a, b, split, metric), **verdicts.welch(list(va.values()), list(vb.values()))}
+    out["verdict"] = verdicts.decide(out["p_value"], None)
+    out["secondary"] = True
     return out
 
 
@@ -144,7 +201,14 @@ def holm(p_values: dict[str, float | None]) -> dict[str, float | None]:
     return out
 
 
-def kernel_finding(runs: dict, preds: dict, reference: str, members: list[str]) -> dict:
+def kernel_finding(
+    runs: dict,
+    preds: dict,
+    reference: str,
+    members: list[str],
+    groups: np.ndarray | None = None,
+    replicas: dict | None = None,
+) -> dict:
     """The kernel experiments: which one val chooses (mean val macro-F1 over seeds), each one
     against the reference on test (paired over seeds), and the capacity control: a run with 3×3
     kernels and more filters against the larger kernel whose parameters it matches."""
@@ -164,7 +228,9 @@ def kernel_finding(runs: dict, preds: dict, reference: str, members: list[str]) 
         "rows": rows,
         "chosen_on_val": max(names, key=lambda n: (rows[n]["val_macro_f1"], n == reference)),
         "against_reference": {
-            n: compare(n, reference, runs, preds) for n in names if n != reference and ref
+            n: compare(n, reference, runs, preds, groups, replicas)
+            for n in names
+            if n != reference and ref
         },
     }
     # Several kernels are tested against one reference at once: Holm's correction says which
@@ -178,7 +244,7 @@ def kernel_finding(runs: dict, preds: dict, reference: str, members: list[str]) 
         if p is not None:
             acc = out["against_reference"][n]["accuracy"]
             acc["p_holm"] = p
-            acc["verdict"] = DIFFERENCE if p < SIG_LEVEL else NO_DIFFERENCE
+            acc["verdict"] = verdicts.decide(p, acc.get("bootstrap"), acc.get("replication"))
             out["against_reference"][n]["verdict"] = acc["verdict"]
     if ref:
         out["cost"] = {
@@ -201,13 +267,20 @@ def kernel_finding(runs: dict, preds: dict, reference: str, members: list[str]) 
         controls[w] = {
             "matches": target,
             "parameter_ratio": rows[w]["parameters"] / rows[target]["parameters"],
-            "comparison": compare(w, target, runs, preds),
+            "comparison": compare(w, target, runs, preds, groups, replicas),
         }
     out["capacity_controls"] = controls
     return out
 
 
-def permutation_finding(runs: dict, preds: dict, reference: str, baseline: str) -> dict:
+def permutation_finding(
+    runs: dict,
+    preds: dict,
+    reference: str,
+    baseline: str,
+    groups: np.ndarray | None = None,
+    replicas: dict | None = None,
+) -> dict:
     """What destroying locality costs each model kind, and the noise control.
 
     A fixed pixel shuffle only renames a dense network's inputs: the baseline on permuted
@@ -224,22 +297,28 @@ def permutation_finding(runs: dict, preds: dict, reference: str, baseline: str) 
             continue
         out["runs"][original] = {
             "permuted": name,
-            "comparison": compare(original, name, runs, preds),
+            "comparison": compare(original, name, runs, preds, groups, replicas),
         }
     if baseline in out["runs"]:
         out["noise_control"] = out["runs"][baseline]
     if reference in out["runs"] and baseline in out["runs"]:
         cnn_perm, base_perm = out["runs"][reference]["permuted"], out["runs"][baseline]["permuted"]
-        drops = {}
-        for name, perm in ((reference, cnn_perm), (baseline, base_perm)):
-            v, p = seed_values(runs[name]), seed_values(runs[perm])
-            drops[name] = {s: v[s] - p[s] for s in set(v) & set(p)}
-        out["locality_effect"] = paired(
-            {"per_seed": [{"seed": s, "test": {"drop": d}} for s, d in drops[reference].items()]},
-            {"per_seed": [{"seed": s, "test": {"drop": d}} for s, d in drops[baseline].items()]},
-            "test",
-            "drop",
+        # Four independently trained runs: the interaction is tested unpaired (Welch–
+        # Satterthwaite) with the hierarchical interval over the four runs' seeds and groups.
+        names = (reference, cnn_perm, baseline, base_perm)
+        terms = list(zip((1.0, -1.0, -1.0, 1.0), names, strict=True))
+        effect = verdicts.welch_contrast(
+            [(w, list(seed_values(runs[n]).values())) for w, n in terms]
         )
+        effect["runs"] = list(names)
+        effect["bootstrap"] = None
+        if groups is not None and all(n in preds for n in names):
+            effect["bootstrap"] = verdicts.hierarchical_bootstrap(
+                [(w, verdicts.correct(preds[n])) for w, n in terms], groups
+            )
+        effect["ci95"] = effect["bootstrap"]["ci95"] if effect["bootstrap"] else None
+        effect["verdict"] = verdicts.decide(effect["p_value"], effect["bootstrap"])
+        out["locality_effect"] = effect
     return out
 
 
@@ -265,23 +344,10 @@ def translation_finding(runs: dict, reference: str, baseline: str) -> dict:
             "relative_drop_per_seed": relative.tolist(),
         }
     if reference in out and baseline in out:
-        seeds_r, seeds_b = runs[reference]["seeds"], runs[baseline]["seeds"]
-        out["comparison"] = paired(
-            {
-                "per_seed": [
-                    {"seed": s, "test": {"relative_drop": d}}
-                    for s, d in zip(seeds_r, out[reference]["relative_drop_per_seed"], strict=True)
-                ]
-            },
-            {
-                "per_seed": [
-                    {"seed": s, "test": {"relative_drop": d}}
-                    for s, d in zip(seeds_b, out[baseline]["relative_drop_per_seed"], strict=True)
-                ]
-            },
-            "test",
-            "relative_drop",
+        out["comparison"] = verdicts.welch(
+            out[reference]["relative_drop_per_seed"], out[baseline]["relative_drop_per_seed"]
         )
+        out["comparison"]["verdict"] = verdicts.decide(out["comparison"]["p_value"], None)
     return out
 
 
@@ -498,13 +564,30 @@ def consistency(run: dict) -> dict:
 
 
 def findings(
-    runs: dict, preds: dict, reference: str, baseline: str, groups: dict[str, str]
+    runs: dict,
+    preds: dict,
+    reference: str,
+    baseline: str,
+    groups: dict[str, str],
+    replicas: dict | None = None,
 ) -> dict:
-    """Every cross-run statement the site makes, each with the seed-paired test behind it."""
+    """Every cross-run statement the site makes, each with the test behind it. `replicas`
+    maps published runs to their replication's per-seed test accuracies (another machine)."""
     members = {g: [n for n, gg in groups.items() if gg == g] for g in set(groups.values())}
     out: dict = {}
+    image_groups = None
+    if reference in preds:
+        ref = preds[reference]
+        out["grouping"] = verdicts.choose_grouping(verdicts.correct(ref).mean(axis=0), ref["files"])
+        image_groups = verdicts.group_ids(ref["files"], out["grouping"]["chosen"])
+    out["rule"] = {
+        "primary": verdicts.PRIMARY,
+        "significance": SIG_LEVEL,
+        "replicated_runs": sorted(replicas or {}),
+    }
+    ctx = {"groups": image_groups, "replicas": replicas}
     if reference in runs and baseline in runs:
-        c = compare(reference, baseline, runs, preds)
+        c = compare(reference, baseline, runs, preds, **ctx)
         c["parameter_ratio"] = (
             runs[baseline]["model"]["parameters"] / runs[reference]["model"]["parameters"]
         )
@@ -513,8 +596,11 @@ def findings(
             for n in (reference, baseline)
         }
         out["cnn_vs_baseline"] = c
-    out["permutation"] = permutation_finding(runs, preds, reference, baseline)
-    out["kernels"] = kernel_finding(runs, preds, reference, members.get("kernels", []))
+    out["permutation"] = permutation_finding(runs, preds, reference, baseline, **ctx)
+    out["kernels"] = kernel_finding(runs, preds, reference, members.get("kernels", []), **ctx)
+    from analysis import mechanisms  # it builds on this module's comparisons
+
+    out["mechanisms"] = mechanisms.findings(runs, preds, reference, baseline, members, **ctx)
     out["translation"] = translation_finding(runs, reference, baseline)
     out["recipe"] = recipe_finding(runs, reference, members.get("recipe", []), baseline)
     out["size_and_length"] = size_and_length(runs, reference, members.get("recipe", []))

@@ -1,0 +1,250 @@
+"""Why convolution wins: one finding per ingredient, from the mechanism runs of the plan.
+
+The chain dense baseline → locally connected → CNN adds one ingredient per step, so the CNN's
+lead over the baseline splits exactly into **locality** (locally connected − baseline) and
+**weight sharing** (CNN − locally connected). **Parameter count** is the dense network cut to
+the CNN's 0.4 M parameters against the baseline; **pooling** is the CNN against the same CNN
+with a flatten head (and what each loses when test images shift); **data size** asks whether the
+CNN's lead grows when both train on less data: (CNN − baseline) at the smallest share minus
+(CNN − baseline) on all of train. Each finding is decided by the study's rule
+(`analysis.verdicts`): test accuracy, Welch over seeds, the hierarchical interval over seeds
+and image groups.
+
+Runs are found by their parameters within the plan's `mechanisms` and `data-size` groups, so
+the plan's names are free to change.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from analysis import study, verdicts
+
+QUESTIONS = {
+    "weight_sharing": "Does sharing one filter across positions help, locality kept?",
+    "locality": "Does looking at small neighbourhoods help, without sharing?",
+    "parameter_count": "Does a dense network do better with the CNN's parameter count?",
+    "pooling": "Does global average pooling help, against a flatten head?",
+    "data_size": "Does the CNN's lead over the dense network grow with less data?",
+}
+
+
+def _find(runs: dict, members: list[str], **want) -> str | None:
+    """The first member run whose parameters hold every `want` (train_fraction 1 by default)."""
+    want.setdefault("train_fraction", 1.0)
+    for name in members:
+        p = runs.get(name, {}).get("params", {})
+        if "test" in runs.get(name, {}) and all(
+            p.get(k, {"head": "gap", "train_fraction": 1.0}.get(k)) == v for k, v in want.items()
+        ):
+            return name
+    return None
+
+
+def _finding(key: str, comparison: dict, a: str, b: str) -> dict:
+    acc = comparison["accuracy"]
+    boot = acc.get("bootstrap") or {}
+    return {
+        "question": QUESTIONS[key],
+        "a": a,
+        "b": b,
+        "primary_metric": "test accuracy",
+        "difference": acc["difference"],
+        "ci95": acc.get("ci95"),
+        "image_groups": boot.get("groups"),
+        "test": "Welch's t-test over seeds; hierarchical bootstrap (seeds × image groups)",
+        "p_value": acc["p_value"],
+        "verdict": acc["verdict"],
+        "comparison": comparison,
+    }
+
+
+def _shifted_drop(run: dict) -> list[float] | None:
+    """Accuracy lost at the largest test-time shift, per seed (points, not relative)."""
+    t = run.get("translation")
+    if not t:
+        return None
+    per_seed = np.asarray(t["accuracy_per_seed"])
+    return (per_seed[:, 0] - per_seed[:, -1]).tolist()
+
+
+def data_size_curve(runs: dict, members: list[str], reference: str, baseline: str) -> dict:
+    """Test accuracy against training images, per model kind: the data-size runs and, at the
+    full set, the reference and the baseline themselves."""
+    curve: dict = {}
+    for kind, full in (("cnn", reference), ("baseline", baseline)):
+        rows = []
+        for name in [full, *members]:
+            m = runs.get(name)
+            if not m or "test" not in m or m["params"].get("model") != kind:
+                continue
+            fraction = float(m["params"].get("train_fraction", 1.0))
+            if name != full and fraction == 1.0:
+                continue
+            rows.append(
+                {
+                    "run": name,
+                    "fraction": fraction,
+                    "train_images": m["timing"].get("train_images"),
+                    "accuracy": m["test"]["accuracy"],
+                    "accuracy_std": m["test"].get("accuracy_std", 0.0),
+                    "accuracy_per_seed": list(study.seed_values(m).values()),
+                    "converged": m.get("training", {}).get("converged"),
+                }
+            )
+        curve[kind] = sorted(rows, key=lambda r: r["fraction"])
+    return curve
+
+
+def findings(
+    runs: dict,
+    preds: dict,
+    reference: str,
+    baseline: str,
+    members: dict[str, list[str]],
+    groups: np.ndarray | None = None,
+    replicas: dict | None = None,
+) -> dict:
+    """A finding per mechanism whose runs exist; `shares` splits the CNN's lead over the
+    baseline along the chain baseline → locally connected → CNN."""
+    mech = members.get("mechanisms", [])
+    sizes = members.get("data-size", [])
+    if reference not in runs or baseline not in runs:
+        return {}
+
+    def compare(a: str, b: str) -> dict:
+        return study.compare(a, b, runs, preds, groups, replicas)
+
+    out: dict = {"runs": {}}
+    lc = _find(runs, mech, model="locally_connected", head="gap")
+    dense = _find(runs, mech, model="dense")
+    flat = _find(runs, mech, model="cnn", head="flatten")
+    if lc:
+        out["weight_sharing"] = _finding("weight_sharing", compare(reference, lc), reference, lc)
+        out["locality"] = _finding("locality", compare(lc, baseline), lc, baseline)
+    if dense:
+        f = _finding("parameter_count", compare(dense, baseline), dense, baseline)
+        f["at_equal_parameters"] = compare(reference, dense)
+        f["parameters"] = {n: runs[n]["model"]["parameters"] for n in (reference, dense, baseline)}
+        out["parameter_count"] = f
+    if flat:
+        f = _finding("pooling", compare(reference, flat), reference, flat)
+        drops = {n: _shifted_drop(runs[n]) for n in (reference, flat)}
+        if all(drops.values()):
+            t = verdicts.welch(drops[flat], drops[reference])
+            t["verdict"] = verdicts.decide(t["p_value"], None)
+            t["max_shift_fraction"] = (
+                runs[reference]["translation"]["shifts"][-1]
+                / runs[reference]["translation"]["image_size"]
+            )
+            t["drop"] = {n: float(np.mean(d)) for n, d in drops.items()}
+            f["translation"] = t  # flatten's loss − GAP's loss when images shift
+        out["pooling"] = f
+    curve = data_size_curve(runs, sizes, reference, baseline)
+    out["data_size_curve"] = curve
+    smallest = _smallest_pair(curve)
+    if smallest:
+        cnn_small, base_small = smallest
+        terms = [(1.0, cnn_small), (-1.0, base_small), (-1.0, reference), (1.0, baseline)]
+        f = interaction(terms, runs, preds, groups)
+        f.update(
+            question=QUESTIONS["data_size"],
+            a=cnn_small,
+            b=base_small,
+            primary_metric="test accuracy (lead at the smallest share − lead on all of train)",
+            fraction=runs[cnn_small]["params"]["train_fraction"],
+            gap_small=compare(cnn_small, base_small),
+            cnn_small_vs_full_baseline=compare(cnn_small, baseline),
+        )
+        out["data_size"] = f
+    if lc:
+        out["shares"] = shares(runs, reference, baseline, lc, dense, flat)
+    recipe = _find(runs, mech, model="baseline")
+    if recipe:
+        out["recipe_confound"] = recipe_confound(runs, baseline, recipe, reference)
+    out["runs"] = {
+        k: v
+        for k, v in {
+            "locally_connected": lc,
+            "dense_small": dense,
+            "flatten_head": flat,
+            "baseline_cnn_recipe": recipe,
+        }.items()
+        if v
+    }
+    return out
+
+
+def _smallest_pair(curve: dict) -> tuple[str, str] | None:
+    """The CNN's and the baseline's runs at the smallest share both trained on."""
+    cnn = {r["fraction"]: r["run"] for r in curve.get("cnn", []) if r["fraction"] < 1}
+    base = {r["fraction"]: r["run"] for r in curve.get("baseline", []) if r["fraction"] < 1}
+    common = sorted(set(cnn) & set(base))
+    return (cnn[common[0]], base[common[0]]) if common else None
+
+
+def interaction(
+    terms: list[tuple[float, str]], runs: dict, preds: dict, groups: np.ndarray | None
+) -> dict:
+    """Σ w · test accuracy over four runs, by the study's rule: Welch–Satterthwaite over the
+    runs' seeds, the hierarchical interval over their seeds and the image groups."""
+    out = verdicts.welch_contrast(
+        [(w, list(study.seed_values(runs[n]).values())) for w, n in terms]
+    )
+    boot = None
+    if groups is not None and all(n in preds for _, n in terms):
+        boot = verdicts.hierarchical_bootstrap(
+            [(w, verdicts.correct(preds[n])) for w, n in terms], groups
+        )
+    out.update(
+        runs=[n for _, n in terms],
+        weights=[w for w, _ in terms],
+        ci95=boot["ci95"] if boot else None,
+        image_groups=boot["groups"] if boot else None,
+        test="Welch–Satterthwaite t-test over seeds; hierarchical bootstrap (seeds × image groups)",
+    )
+    out["verdict"] = verdicts.decide(out["p_value"], boot)
+    return out
+
+
+def shares(
+    runs: dict, reference: str, baseline: str, lc: str, dense: str | None, flat: str | None
+) -> dict:
+    """The CNN's lead over the baseline in test accuracy, and each step's part of it (means
+    over seeds): the chain's two parts add up to the lead; parameter count and pooling are
+    read against the same lead."""
+
+    def acc(n: str) -> float:
+        return float(runs[n]["test"]["accuracy"])
+
+    lead = acc(reference) - acc(baseline)
+    parts = {"locality": acc(lc) - acc(baseline), "weight_sharing": acc(reference) - acc(lc)}
+    if dense:
+        parts["parameter_count"] = acc(dense) - acc(baseline)
+    if flat:
+        parts["pooling"] = acc(reference) - acc(flat)
+    return {
+        "lead": lead,
+        "points": parts,
+        "share": {k: (v / lead if lead else None) for k, v in parts.items()},
+    }
+
+
+def recipe_confound(runs: dict, baseline: str, variant: str, reference: str) -> dict:
+    """The baseline on its own recipe against the baseline on the CNN's (learning rate and
+    length), decided on val macro-F1 — a recipe choice, so val decides, never test."""
+    a, b = runs[baseline], runs[variant]
+    out = verdicts.welch(
+        list(study.seed_values(a, "val", "macro_f1").values()),
+        list(study.seed_values(b, "val", "macro_f1").values()),
+    )
+    out.update(
+        metric="val macro-F1",
+        own={k: a["params"].get(k) for k in ("learning_rate", "epochs")},
+        cnn_recipe={k: b["params"].get(k) for k in ("learning_rate", "epochs")},
+        reference_recipe={k: runs[reference]["params"].get(k) for k in ("learning_rate", "epochs")},
+        own_is_better_on_val=bool(out["difference"] is not None and out["difference"] >= 0),
+        test_accuracy={baseline: a["test"]["accuracy"], variant: b["test"]["accuracy"]},
+    )
+    out["verdict"] = verdicts.decide(out["p_value"], None)
+    return out

@@ -1,0 +1,194 @@
+"""How the study decides that two models differ: one primary metric, seeds and image groups.
+
+Declared before the mechanism runs were computed (and applied to every comparison since):
+
+- **Primary metric: test accuracy**, for every question about which model is better. It is the
+  reference study's and MSLNet's metric, so the site's numbers stand beside theirs. Test
+  macro-F1 and val macro-F1 are shown as secondary, never as the verdict. A recipe choice is
+  the exception: it is decided on val (val macro-F1, the selection metric), never on test.
+- **Unpaired across architectures.** Seed k of one network shares its batch order with seed k
+  of another, but not its initial weights, so nothing makes the two related: differences are
+  tested with Welch's t-test over the seeds' accuracies, not with a seed-paired test.
+- **Images come in bursts.** Test images taken on one sol by one instrument in one sequence are
+  near-copies; an interval that resamples single images treats them as independent evidence.
+  Every interval resamples *groups* of related images (`GROUPINGS`, the one with the largest
+  design effect on the reference run's errors) and, within the same bootstrap replicate, the
+  seeds of each run: a hierarchical bootstrap (seeds, then groups).
+- **Verdict.** A difference is claimed when Welch's p < 0.05 (it holds across seeds) *and* the
+  hierarchical 95 % interval excludes zero (it holds across image groups). Where a replication
+  on another machine trained the same parameters, the difference must also hold there (Welch
+  p < 0.05, same sign); a replication that does not confirm it turns the verdict into
+  "not confirmed".
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+SIG_LEVEL = 0.05
+DIFFERENCE = "difference"
+NO_DIFFERENCE = "no difference shown"
+NOT_CONFIRMED = "not confirmed by the replication"
+ONE_SEED = "one seed: no test"
+PRIMARY = {"split": "test", "metric": "accuracy"}
+N_BOOT = 4000
+
+# A test image's file name starts with its sol (4 digits), instrument (2 letters) and sequence
+# (6 digits): 0830MR003651... The groupings are prefixes of the name.
+GROUPINGS = {"sol": 4, "sol + instrument": 6, "sol + instrument + sequence": 12}
+
+
+def group_ids(files, grouping: str) -> np.ndarray:
+    """Integer group of each file under a grouping (`GROUPINGS`), by its name's prefix."""
+    width = GROUPINGS[grouping]
+    keys = [str(f).rsplit("/", 1)[-1][:width] for f in files]
+    _, ids = np.unique(keys, return_inverse=True)
+    return ids.astype(np.int64)
+
+
+def design_effect(correct: np.ndarray, groups: np.ndarray) -> float:
+    """Variance of the accuracy over resampled groups divided by its variance over resampled
+    single images (the ratio estimator's linearised variance, with the n/(n-1) corrections):
+    1 when groups are no more alike than random images, large when a burst is all right or all
+    wrong together. `correct` is one value per image (e.g. the mean over seeds)."""
+    c = np.asarray(correct, dtype=float)
+    n = len(c)
+    p = c.mean()
+    var_iid = ((c - p) ** 2).sum() / (n - 1) / n
+    g = np.asarray(groups)
+    k = int(g.max()) + 1
+    sums, sizes = np.bincount(g, c, k), np.bincount(g, minlength=k)
+    used = sizes > 0
+    m = used.sum()
+    resid = sums[used] - p * sizes[used]
+    var_grouped = m / (m - 1) * (resid**2).sum() / n**2 if m > 1 else np.inf
+    return float(var_grouped / var_iid) if var_iid > 0 else 1.0
+
+
+def choose_grouping(correct: np.ndarray, files) -> dict:
+    """Every grouping's number of groups and design effect; the chosen one has the largest
+    (the most conservative interval, the one that captures the bursts best)."""
+    rows = {
+        name: {
+            "groups": int(group_ids(files, name).max()) + 1,
+            "design_effect": design_effect(correct, group_ids(files, name)),
+        }
+        for name in GROUPINGS
+    }
+    chosen = max(rows, key=lambda name: rows[name]["design_effect"])
+    return {"chosen": chosen, "groupings": rows, "images": len(files)}
+
+
+def _group_sums(correct: np.ndarray, groups: np.ndarray, k: int) -> np.ndarray:
+    """(seeds, images) -> (seeds, groups): correct answers per group and seed."""
+    return np.stack([np.bincount(groups, row.astype(float), k) for row in np.atleast_2d(correct)])
+
+
+def hierarchical_bootstrap(
+    terms: list[tuple[float, np.ndarray]],
+    groups: np.ndarray,
+    n_boot: int = N_BOOT,
+    seed: int = 0,
+    level: float = 0.95,
+) -> dict:
+    """Percentile interval of Σ w · accuracy(run) over `terms` [(w, correct (seeds, images))],
+    e.g. [(1, a), (-1, b)] for a − b. Each replicate draws every run's seeds with replacement
+    (independently: runs of different networks are unrelated), then groups of test images with
+    replacement (one draw for all runs: they answered the same images), and recomputes each
+    run's accuracy over its drawn seeds and the drawn images."""
+    rng = np.random.default_rng(seed)
+    groups = np.asarray(groups)
+    k = int(groups.max()) + 1
+    sizes = np.bincount(groups, minlength=k).astype(float)
+    sums = [(float(w), _group_sums(c, groups, k)) for w, c in terms]
+    # Each replicate's group draw as counts per group (multinomial over the k groups).
+    counts = rng.multinomial(k, np.full(k, 1.0 / k), size=n_boot).astype(float)
+    n_images = counts @ sizes
+    stat = np.zeros(n_boot)
+    for w, s in sums:
+        rows = rng.integers(0, len(s), size=(n_boot, len(s)))
+        per_group = s[rows].mean(axis=1)  # (n_boot, k): drawn seeds' mean correct per group
+        stat += w * (per_group * counts).sum(axis=1) / n_images
+    estimate = sum(w * s.sum() / len(s) / sizes.sum() for w, s in sums)
+    lo, hi = np.quantile(stat, [(1 - level) / 2, (1 + level) / 2])
+    return {
+        "estimate": float(estimate),
+        "ci95": [float(lo), float(hi)],
+        "excludes_zero": bool(lo > 0 or hi < 0),
+        "groups": k,
+        "replicates": n_boot,
+    }
+
+
+def welch(a: list[float], b: list[float]) -> dict:
+    """a − b in mean, with Welch's t-test (unequal variances) over the seeds' values."""
+    from scipy import stats
+
+    a, b = np.asarray(a, float), np.asarray(b, float)
+    out = {
+        "difference": float(a.mean() - b.mean()) if len(a) and len(b) else None,
+        "a": a.tolist(),
+        "b": b.tolist(),
+        "test": "Welch's t-test over seeds",
+        "p_value": None,
+    }
+    if len(a) < 2 or len(b) < 2:
+        return out
+    if np.ptp(a) < 1e-12 and np.ptp(b) < 1e-12:  # no spread: the t statistic is undefined
+        out["p_value"] = 0.0 if abs(out["difference"]) > 1e-12 else 1.0
+    else:
+        out["p_value"] = float(stats.ttest_ind(a, b, equal_var=False).pvalue)
+    return out
+
+
+def welch_contrast(terms: list[tuple[float, list[float]]]) -> dict:
+    """Σ w · mean(values) over independent runs, with a t-test whose degrees of freedom are
+    Welch–Satterthwaite's: for [(1, a), (-1, b)] it is Welch's t-test; for four runs it tests
+    an interaction such as (CNN − CNN permuted) − (baseline − baseline permuted)."""
+    from scipy import stats
+
+    parts = [(float(w), np.asarray(v, float)) for w, v in terms]
+    estimate = sum(w * v.mean() for w, v in parts)
+    out = {"difference": float(estimate), "test": "Welch–Satterthwaite t-test", "p_value": None}
+    if any(len(v) < 2 for _, v in parts):
+        return out
+    pieces = [w * w * v.var(ddof=1) / len(v) for w, v in parts]
+    se2 = sum(pieces)
+    if se2 < 1e-24:
+        out["p_value"] = 0.0 if abs(estimate) > 1e-12 else 1.0
+        return out
+    df = se2**2 / sum(p * p / (len(v) - 1) for p, (_, v) in zip(pieces, parts, strict=True))
+    out["p_value"] = float(2 * stats.t.sf(abs(estimate) / np.sqrt(se2), df))
+    out["df"] = float(df)
+    return out
+
+
+def decide(p_value: float | None, ci: dict | None, replication: dict | None = None) -> str:
+    """The declared rule: Welch p < 0.05 and a hierarchical interval that excludes zero; where
+    a replication exists, it must show a difference of the same sign."""
+    if p_value is None:
+        return ONE_SEED
+    holds = p_value < SIG_LEVEL and (ci is None or ci["excludes_zero"])
+    if not holds:
+        return NO_DIFFERENCE
+    if replication is not None and replication.get("p_value") is not None:
+        rep_holds = replication["p_value"] < SIG_LEVEL
+        same_sign = ci is None or (replication["difference"] > 0) == (ci["estimate"] > 0)
+        if not (rep_holds and same_sign):
+            return NOT_CONFIRMED
+    return DIFFERENCE
+
+
+def correct(pred: dict) -> np.ndarray:
+    """(seeds, images) booleans: each seed's test answers against the truth."""
+    return np.asarray(pred["y_pred"]) == np.asarray(pred["y_true"])[None, :]
+
+
+def pairing_gain(a: list[float], b: list[float]) -> float | None:
+    """Variance of a − b paired by seed index over its variance unpaired (below 1: pairing
+    helps). Three seeds measure this poorly; it is shown beside every paired detail."""
+    a, b = np.asarray(a, float), np.asarray(b, float)
+    if len(a) != len(b) or len(a) < 2:
+        return None
+    unpaired = a.var(ddof=1) + b.var(ddof=1)
+    return float((a - b).var(ddof=1) / unpaired) if unpaired > 0 else None

@@ -1,0 +1,135 @@
+"""The declared decision rule: groups of related test images, the hierarchical bootstrap,
+Welch over seeds, and the verdict that needs both (and the replication where there is one)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from analysis import verdicts
+
+FILES = [
+    "calibrated/0830MR0036510000500684E01_DRCL.JPG",
+    "calibrated/0830MR0036510000500685E01_DRCL.JPG",
+    "calibrated/0830MR0036520000500686E01_DRCL.JPG",
+    "calibrated/0830ML0036520000500686E01_DRCL.JPG",
+    "calibrated/0831MH0002640000203781I01_DRCL.JPG",
+]
+
+
+def test_groupings_are_prefixes_of_the_file_name():
+    assert verdicts.group_ids(FILES, "sol").tolist() == [0, 0, 0, 0, 1]
+    # 0830ML sorts before 0830MR
+    assert verdicts.group_ids(FILES, "sol + instrument").tolist() == [1, 1, 1, 0, 2]
+    assert len(set(verdicts.group_ids(FILES, "sol + instrument + sequence"))) == 4
+    with pytest.raises(KeyError):
+        verdicts.group_ids(FILES, "camera")
+
+
+def test_design_effect_is_one_for_mixed_groups_and_the_group_size_for_uniform_ones():
+    n, size = 400, 8
+    groups = np.repeat(np.arange(n // size), size)
+    uniform = (np.arange(n // size) % 2).repeat(size).astype(float)  # a burst all right or wrong
+    assert verdicts.design_effect(uniform, groups) == pytest.approx(size, rel=0.05)
+    mixed = np.tile([0.0, 1.0], n // 2)  # every group half right: no group effect at all
+    assert verdicts.design_effect(mixed, groups) < 0.1
+    rng = np.random.default_rng(1)
+    random = rng.integers(0, 2, n).astype(float)
+    assert 0.5 < verdicts.design_effect(random, groups) < 1.6
+
+
+def test_choose_grouping_takes_the_largest_design_effect_and_counts_groups():
+    correct = np.asarray([1, 1, 1, 1, 0], float)
+    got = verdicts.choose_grouping(correct, FILES)
+    effects = {k: v["design_effect"] for k, v in got["groupings"].items()}
+    assert got["chosen"] == max(effects, key=effects.get)
+    assert got["groupings"]["sol"]["groups"] == 2 and got["images"] == 5
+
+
+def naive_bootstrap(terms, groups, n_boot, rng):
+    """The same statistic by the definition, one replicate at a time."""
+    members = [np.flatnonzero(groups == g) for g in range(groups.max() + 1)]
+    out = []
+    for _ in range(n_boot):
+        drawn = rng.integers(0, len(members), len(members))
+        images = np.concatenate([members[g] for g in drawn])
+        total = 0.0
+        for w, c in terms:
+            seeds = rng.integers(0, len(c), len(c))
+            total += w * c[seeds][:, images].mean()
+        out.append(total)
+    return np.asarray(out)
+
+
+def test_hierarchical_bootstrap_matches_the_definition():
+    rng = np.random.default_rng(0)
+    groups = np.repeat(np.arange(40), rng.integers(1, 6, 40))
+    n = len(groups)
+    burst = rng.random(40)[groups]  # images of a group share a chance of being right
+    a = rng.random((3, n)) < burst
+    b = rng.random((3, n)) < burst * 0.7
+    terms = [(1.0, a), (-1.0, b)]
+    fast = verdicts.hierarchical_bootstrap(terms, groups, n_boot=4000, seed=3)
+    slow = naive_bootstrap(terms, groups, 4000, np.random.default_rng(4))
+    assert fast["estimate"] == pytest.approx(a.mean() - b.mean())
+    lo, hi = np.quantile(slow, [0.025, 0.975])
+    assert fast["ci95"][0] == pytest.approx(lo, abs=0.02)
+    assert fast["ci95"][1] == pytest.approx(hi, abs=0.02)
+    assert fast["groups"] == 40 and fast["excludes_zero"] == (lo > 0 or hi < 0)
+
+
+def test_grouped_interval_is_wider_than_the_image_interval_when_bursts_agree():
+    groups = np.repeat(np.arange(50), 10)
+    burst = (np.arange(50) % 2).repeat(10).astype(bool)  # whole bursts right or wrong
+    one_seed = burst[None, :]
+    grouped = verdicts.hierarchical_bootstrap([(1.0, one_seed)], groups, seed=0)
+    single = verdicts.hierarchical_bootstrap([(1.0, one_seed)], np.arange(500), seed=0)
+    width = lambda r: r["ci95"][1] - r["ci95"][0]  # noqa: E731
+    assert width(grouped) > 2.5 * width(single)
+
+
+def test_welch_is_scipys_and_the_contrast_generalises_it():
+    a, b = [0.50, 0.55, 0.52], [0.40, 0.41, 0.47]
+    w = verdicts.welch(a, b)
+    assert w["p_value"] == pytest.approx(stats.ttest_ind(a, b, equal_var=False).pvalue)
+    assert w["difference"] == pytest.approx(np.mean(a) - np.mean(b))
+    c = verdicts.welch_contrast([(1, a), (-1, b)])
+    assert c["p_value"] == pytest.approx(w["p_value"])
+    # an interaction of four runs: (a − b) − (c − d)
+    cc, d = [0.30, 0.33, 0.31], [0.29, 0.30, 0.33]
+    four = verdicts.welch_contrast([(1, a), (-1, b), (-1, cc), (1, d)])
+    assert four["difference"] == pytest.approx(np.mean(a) - np.mean(b) - np.mean(cc) + np.mean(d))
+    assert 0 < four["p_value"] < 1 and four["df"] > 2
+
+
+def test_welch_without_spread_or_seeds():
+    assert verdicts.welch([0.5], [0.4])["p_value"] is None
+    assert verdicts.welch([0.5, 0.5], [0.4, 0.4])["p_value"] == 0.0
+    assert verdicts.welch([0.5, 0.5], [0.5, 0.5])["p_value"] == 1.0
+
+
+@pytest.mark.parametrize(
+    ("p", "excludes", "replication", "want"),
+    [
+        (0.01, True, None, verdicts.DIFFERENCE),
+        (0.01, False, None, verdicts.NO_DIFFERENCE),  # seeds agree, image groups do not
+        (0.20, True, None, verdicts.NO_DIFFERENCE),  # image groups agree, seeds do not
+        (None, True, None, verdicts.ONE_SEED),
+        (0.01, True, {"p_value": 0.01, "difference": 0.03}, verdicts.DIFFERENCE),
+        (0.01, True, {"p_value": 0.30, "difference": 0.03}, verdicts.NOT_CONFIRMED),
+        (0.01, True, {"p_value": 0.01, "difference": -0.03}, verdicts.NOT_CONFIRMED),
+        (0.01, True, {"p_value": None, "difference": 0.0}, verdicts.DIFFERENCE),
+    ],
+)
+def test_decide_needs_seeds_groups_and_the_replication(p, excludes, replication, want):
+    ci = {"excludes_zero": excludes, "estimate": 0.05}
+    assert verdicts.decide(p, ci, replication) == want
+
+
+def test_pairing_gain_measures_what_pairing_by_seed_removes():
+    a, b = [0.50, 0.60, 0.70], [0.40, 0.50, 0.60]  # moving together: pairing removes it all
+    assert verdicts.pairing_gain(a, b) == pytest.approx(0.0)
+    a, b = [0.50, 0.60, 0.70], [0.60, 0.50, 0.40]  # moving apart: pairing doubles it
+    assert verdicts.pairing_gain(a, b) == pytest.approx(2.0)
+    assert verdicts.pairing_gain([0.5], [0.4]) is None
