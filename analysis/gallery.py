@@ -26,7 +26,12 @@ PAIRS = 5  # the most confused (true, predicted) class pairs ...
 PER_PAIR = 3  # ... with this many mistakes and as many correct images of the predicted class
 SAMPLE_SEED = 2018  # a fixed sample: the figures change only when the predictions do
 DPI = 72
-TILE = 1.0  # inches per image
+# Legible at the page's content width (analysis.display.CONTENT_WIDTH_PX): every figure is at
+# most that wide at DPI, so it is shown at its own size, and FONT points at 72 dpi show as 9 pt.
+FONT = 12
+TILE = 1.15  # inches per image
+GAP = 0.3  # inches of title space above a tile (one line)
+HEAD = 0.35  # inches above the first row, for the column headings
 PREFIX = "predictions_"  # figure file names, so they sit beside the study's other figures
 
 
@@ -159,13 +164,13 @@ def correct_examples(p: Predictions, class_id: int, n: int, seed: int = SAMPLE_S
 # --- drawing ---
 
 
-def _grid(rows: int, cols: int, row_label_width: float = 1.5):
+def _grid(rows: int, cols: int, row_label_width: float = 1.5, tile: float = TILE, gap: float = GAP):
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig = plt.figure(figsize=(row_label_width + cols * TILE, 0.3 + rows * (TILE + 0.35)), dpi=DPI)
+    fig = plt.figure(figsize=(row_label_width + cols * tile, HEAD + rows * (tile + gap)), dpi=DPI)
     return fig, plt
 
 
@@ -178,17 +183,18 @@ def _tile(fig, rect, image, title: str, ok: bool | None) -> None:
     for spine in ax.spines.values():
         spine.set_color(colour)
         spine.set_linewidth(2.5)
-    ax.set_title(title, fontsize=6.5, color=colour, pad=2)
+    ax.set_title(title, fontsize=FONT, color=colour, pad=2, linespacing=1.0)
 
 
-def _layout(fig, rows: int, cols: int, label_w: float):
-    """Axes rectangles (figure fractions) for row r, column c."""
+def _layout(fig, rows: int, cols: int, label_w: float, tile: float = TILE, gap: float = GAP):
+    """Axes rectangles (figure fractions) for row r, column c: a tile under `gap` inches of
+    title space."""
     w, h = fig.get_size_inches()
 
     def rect(r: int, c: int) -> list[float]:
-        x = label_w + c * TILE + 0.06
-        y = h - 0.3 - (r + 1) * (TILE + 0.35) + 0.05
-        return [x / w, y / h, (TILE - 0.12) / w, (TILE - 0.12) / h]
+        x = label_w + c * tile + 0.06
+        y = h - HEAD - (r + 1) * (tile + gap) + 0.05
+        return [x / w, y / h, (tile - 0.12) / w, (tile - 0.12) / h]
 
     return rect
 
@@ -212,58 +218,57 @@ def _save(fig, plt, path: Path) -> Path:
 
 
 def draw_sample(p: Predictions, images: np.ndarray, picks: dict, path: Path) -> Path:
-    label_w, cols = 1.6, 2 * PER_CLASS + 1  # one empty column between right and wrong
-    fig, plt = _grid(len(picks), cols, label_w)
-    rect = _layout(fig, len(picks), cols, label_w)
+    label_w, tile, cols = 2.1, 1.3, 2 * PER_CLASS  # right, then wrong (their frames tell)
+    fig, plt = _grid(len(picks), cols, label_w, tile=tile, gap=2 * GAP)
+    rect = _layout(fig, len(picks), cols, label_w, tile=tile, gap=2 * GAP)
     w, h = fig.get_size_inches()
-    fig.text(
-        label_w / w + PER_CLASS * TILE / w / 2,
-        1 - 0.12 / h,
-        "correct",
-        ha="center",
-        fontsize=9,
-        color="#1b9e45",
-        weight="bold",
-    )
-    fig.text(
-        (label_w + (PER_CLASS + 1) * TILE) / w + PER_CLASS * TILE / w / 2,
-        1 - 0.12 / h,
-        "mistakes (predicted as)",
-        ha="center",
-        fontsize=9,
-        color="#d62728",
-        weight="bold",
-    )
+    for k, (text, colour) in enumerate(
+        (("correct", "#1b9e45"), ("mistakes (predicted as)", "#d62728"))
+    ):
+        fig.text(
+            (label_w + (k + 0.5) * PER_CLASS * tile) / w,
+            1 - 0.12 / h,
+            text,
+            ha="center",
+            va="top",
+            fontsize=FONT,
+            color=colour,
+            weight="bold",
+        )
     for r, (c, (right, wrong)) in enumerate(picks.items()):
         n = int(np.sum(p.y_true == c))
         acc = float(np.mean(p.correct[p.y_true == c]))
         y0 = rect(r, 0)[1] + rect(r, 0)[3] / 2
         fig.text(
-            0.05 / w, y0, f"{p.name(c)}\n{n} test, {100 * acc:.0f} % right", fontsize=7, va="center"
+            0.05 / w,
+            y0,
+            f"{p.name(c)}\n{n} test, {100 * acc:.0f} % right",
+            fontsize=FONT,
+            va="center",
         )
         for j, i in enumerate(right):
             _tile(fig, rect(r, j), images[i], f"{100 * p.confidence[i]:.0f} %", True)
         for j, i in enumerate(wrong):
-            title = f"{p.name(p.y_pred[i], 12)} {100 * p.confidence[i]:.0f} %"
-            _tile(fig, rect(r, PER_CLASS + 1 + j), images[i], title, False)
+            title = f"{p.name(p.y_pred[i], 12)}\n{100 * p.confidence[i]:.0f} %"
+            _tile(fig, rect(r, PER_CLASS + j), images[i], title, False)
     return _save(fig, plt, path)
 
 
 def draw_mistakes(p: Predictions, images: np.ndarray, idx: list[int], path: Path) -> Path:
-    cols = 6
+    cols, tile = 5, 2.0
     rows = max(1, -(-len(idx) // cols))
-    fig, plt = _grid(rows, cols, 0.1)
-    rect = _layout(fig, rows, cols, 0.1)
+    fig, plt = _grid(rows, cols, 0.1, tile=tile, gap=3 * GAP)
+    rect = _layout(fig, rows, cols, 0.1, tile=tile, gap=3 * GAP)
     for k, i in enumerate(idx):
         title = (
-            f"{p.name(p.y_true[i], 14)}\n→ {p.name(p.y_pred[i], 12)} {100 * p.confidence[i]:.0f} %"
+            f"{p.name(p.y_true[i], 14)}\n→ {p.name(p.y_pred[i], 12)}\n{100 * p.confidence[i]:.0f} %"
         )
         _tile(fig, rect(k // cols, k % cols), images[i], title, False)
     return _save(fig, plt, path)
 
 
 def draw_pairs(p: Predictions, images: np.ndarray, pairs: list, path: Path) -> Path:
-    label_w, cols = 1.8, 2 * PER_PAIR + 1
+    label_w, cols = 2.1, 2 * PER_PAIR + 1
     fig, plt = _grid(max(1, len(pairs)), cols, label_w)
     rect = _layout(fig, max(1, len(pairs)), cols, label_w)
     w, h = fig.get_size_inches()
@@ -272,7 +277,7 @@ def draw_pairs(p: Predictions, images: np.ndarray, pairs: list, path: Path) -> P
         1 - 0.12 / h,
         "true A, predicted B",
         ha="center",
-        fontsize=9,
+        fontsize=FONT,
         color="#d62728",
         weight="bold",
     )
@@ -281,7 +286,7 @@ def draw_pairs(p: Predictions, images: np.ndarray, pairs: list, path: Path) -> P
         1 - 0.12 / h,
         "B, correctly predicted",
         ha="center",
-        fontsize=9,
+        fontsize=FONT,
         color="#1b9e45",
         weight="bold",
     )
@@ -290,15 +295,21 @@ def draw_pairs(p: Predictions, images: np.ndarray, pairs: list, path: Path) -> P
         fig.text(
             0.05 / w,
             y0,
-            f"A {p.name(t)}\nB {p.name(q)}\n{len(mistakes)} mistake(s)",
-            fontsize=7,
+            f"A {p.name(t, 16)}\nB {p.name(q, 16)}\n{len(mistakes)} mistake(s)",
+            fontsize=FONT,
             va="center",
         )
         for j, i in enumerate(mistakes[:PER_PAIR]):
             _tile(fig, rect(r, j), images[i], f"{100 * p.confidence[i]:.0f} %", False)
         for j, i in enumerate(correct_examples(p, q, PER_PAIR)):
             ok = bool(p.correct[i])
-            _tile(fig, rect(r, PER_PAIR + 1 + j), images[i], p.name(q, 14), ok or None)
+            _tile(
+                fig,
+                rect(r, PER_PAIR + 1 + j),
+                images[i],
+                f"{100 * p.confidence[i]:.0f} %",
+                ok or None,
+            )
     return _save(fig, plt, path)
 
 

@@ -342,6 +342,38 @@ def per_class_f1(run: str, rows: list[dict], path) -> Path:
         return _save(fig, path)
 
 
+def class_distribution(classes: list[dict], path) -> Path:
+    """Images per class and split (log scale), from the EDA run's class table."""
+    splits = ("train", "val", "test")
+    with _style():
+        fig, ax = plt.subplots(figsize=(FIG_WIDTH, 4.6), layout="constrained")
+        width = 0.8 / len(splits)
+        x = np.arange(len(classes))
+        for i, split in enumerate(splits):
+            ax.bar(x + i * width, [max(c[split], 0) for c in classes], width, label=split)
+        ax.set_yscale("log")
+        ax.set_xticks(x + 0.4 - width / 2, [c["name"] for c in classes], rotation=90)
+        ax.set_ylabel("images (log scale)")
+        _legend_below(fig, ax, ncol=3)
+        return _save(fig, path)
+
+
+def instruments(splits: dict, path) -> Path:
+    """Images per camera in each split, stacked, from the EDA run's split table."""
+    cams = sorted({k for r in splits.values() for k in r.get("instruments", {})})
+    with _style():
+        fig, ax = plt.subplots(figsize=(FIG_WIDTH, 2.6), layout="constrained")
+        left = np.zeros(len(splits))
+        for cam in cams:
+            vals = np.array([r.get("instruments", {}).get(cam, 0) for r in splits.values()])
+            ax.barh(list(splits), vals, left=left, label=cam)
+            left += vals
+        ax.invert_yaxis()
+        ax.set_xlabel("images")
+        _legend_below(fig, ax, ncol=len(cams))
+        return _save(fig, path)
+
+
 def recall_shift(per_class: list[dict], path) -> Path:
     """Per-class recall on val against test (reference model, mean over seeds): classes below
     the diagonal are recognised less often on test's sols. The largest classes are named."""
@@ -458,6 +490,12 @@ def draw_all(
         out["recall_shift"] = recall_shift(
             found["shift"]["per_class"], fig_dir / "recall_shift.png"
         )
+    eda = runs.get("eda")
+    if eda and eda.get("classes") and eda.get("splits"):
+        out["class_distribution"] = class_distribution(
+            eda["classes"], fig_dir / "class_distribution.png"
+        )
+        out["instruments"] = instruments(eda["splits"], fig_dir / "instruments.png")
     # Each model run's own figures, redrawn from its metrics.json to be legible at the page's
     # width: the notebook's versions (frozen code, part of every run's fingerprint) use small
     # type, and their learning-curve legend calls every run's batches augmented.

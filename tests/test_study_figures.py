@@ -103,6 +103,7 @@ def test_every_study_figure_of_the_site_is_drawn_and_checked(drawn):
     # The figures the committed summary lists are the figures the cross-run step draws now.
     assert set(summary["figures"]) <= set(figs) | {"scout"}
     assert {"headline", "accuracy_vs_parameters", "translation", "scout"} <= set(figs)
+    assert {"class_distribution", "instruments"} <= set(figs)  # the Data page's, from the EDA
     for kind in ("learning_curves", "confusion_matrix", "per_class_f1", "translation"):
         assert f"{kind}/{summary['reference']}" in figs, kind  # each run page's own figures
     assert all(str(p) in seen for p in figs.values())
@@ -172,3 +173,53 @@ def test_the_checks_fail_on_a_bad_figure(tmp_path):
     assert display.small_texts(fig, figures.DPI, 1320)
     assert display.shown_points(9, figures.DPI, 700) >= display.MIN_TEXT_PT
     plt.close(fig)
+
+
+def test_the_predictions_gallery_reads_at_the_content_width(tmp_path, monkeypatch):
+    """The Predictions page's three figures, drawn from made-up predictions with the data
+    set's longest class names: no overlapping text, nothing below 9 pt at the page's width."""
+    from analysis import gallery
+
+    rng = np.random.default_rng(0)
+    n, classes = 600, 24
+    y_true = rng.integers(0, classes, n)
+    y_pred = np.where(rng.random(n) < 0.5, y_true, rng.integers(0, classes, n))
+    names = {
+        c: ("portion tube opening", "chemcam cal target", "mastcam cal target")[c % 3]
+        for c in range(classes)
+    }
+    p = gallery.Predictions(
+        run="cnn",
+        profile="test",
+        seed=0,
+        image_size=48,
+        max_per_split=0,
+        files=[f"calibrated/{i:04d}.JPG" for i in range(n)],
+        y_true=y_true,
+        y_pred=y_pred,
+        confidence=rng.uniform(0.2, 1.0, n).astype("float32"),
+        names=names,
+    )
+    images = rng.integers(0, 256, (n, 48, 48, 3), dtype=np.uint8)
+    seen = []
+    real = gallery._save
+
+    def checking_save(fig, plt_, path):
+        found = inspect(fig, path)
+        out = real(fig, plt_, path)
+        with Image.open(out) as im:
+            width = im.width
+        found["small"] = display.small_texts(fig, gallery.DPI, width)
+        found["width"] = width
+        seen.append(found)
+        return out
+
+    monkeypatch.setattr(gallery, "_save", checking_save)
+    gallery.draw_sample(p, images, gallery.sample(p), tmp_path / "sample.png")
+    gallery.draw_mistakes(p, images, gallery.confident_mistakes(p), tmp_path / "mistakes.png")
+    gallery.draw_pairs(p, images, gallery.confused_pairs(p), tmp_path / "pairs.png")
+    assert len(seen) == 3
+    for s in seen:
+        assert not s["overlaps"], (s["path"].name, s["overlaps"][:5])
+        assert not s["small"], (s["path"].name, s["small"][:5])
+        assert s["width"] <= display.CONTENT_WIDTH_PX, s["path"].name

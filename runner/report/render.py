@@ -109,6 +109,14 @@ def context(plan: Plan, results: Path, allow_failed: bool, refresh: bool = True)
     }
 
 
+def nav_title(name: str, ctx: dict) -> str:
+    """A run page's title in the navigation: its display name; a plan entry that shares
+    another run's computation is named by its id, not as a second model."""
+    if ctx["models"][name].get("same_computation_as"):
+        return f"{name} (same run)"
+    return display.name(name, ctx["plan"][name]["title"])
+
+
 def profile_seconds(plan: Plan, records: list[dict], pending: list[str]) -> list[dict]:
     """The profile's measured wall time in its two parts: the study's runs (several seeds, the
     time budget) and the one-seed recipe search on top, each with what is still to compute."""
@@ -215,7 +223,7 @@ def render(
     published = {
         "profile": plan.profile,
         "results": rel(results),
-        "runs": [{"name": n, "title": ctx["plan"][n]["title"]} for n in ctx["models"]],
+        "runs": [{"name": n, "title": nav_title(n, ctx)} for n in display.ordered(ctx["models"])],
         # The run folders the site publishes: not those of an earlier plan, left out above.
         "folders": sorted(ctx["runs"]),
     }
