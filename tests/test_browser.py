@@ -210,10 +210,11 @@ def test_search_works_from_disk(browser, unzipped):
 def test_checker_reports_a_missing_figure(browser, smoke_site, tmp_path):
     damaged = tmp_path / "site"
     shutil.copytree(smoke_site, damaged)
-    figure = damaged / "runs" / "kernel-5x5" / "figures" / "confusion_matrix.png"
+    figure = damaged / "study" / "figures" / "confusion_matrix_kernel-5x5.png"
     figure.unlink()
     problems = check_pages(browser, damaged, damaged.as_uri() + "/", ["runs/kernel-5x5.html"])
     assert any(
-        "broken image" in p and "kernel-5x5/figures/confusion_matrix.png" in p for p in problems
+        "broken image" in p and "study/figures/confusion_matrix_kernel-5x5.png" in p
+        for p in problems
     ), problems
-    assert any("broken link runs/kernel-5x5/figures/confusion_matrix.png" in p for p in problems)
+    assert any("broken link study/figures/confusion_matrix_kernel-5x5.png" in p for p in problems)
