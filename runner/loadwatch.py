@@ -3,8 +3,9 @@
 A run's own training keeps about one runnable thread per core busy, so a 1-minute load average
 above the core count (plus a margin for the input pipeline: `analysis.cpuload.is_shared`) means
 something else competes for the cores, and the run's times overstate what the code costs. The
-watch samples the load in a background thread, warns once on the console the first time a
-sample is above that line, and its summary goes into the run's `run.json` as `cpu`.
+watch samples the load in a background thread from the run's first minute on (before that the
+average still covers what ran before it), warns once on the console the first time a sample is
+above that line, and its summary goes into the run's `run.json` as `cpu`.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from collections.abc import Callable
 from analysis.cpuload import RULE, is_shared
 
 EVERY = 30.0  # seconds between samples; the 1-minute average moves slowly
+SETTLE = 60.0  # the first sample: once the 1-minute average covers the run itself
 
 
 class LoadWatch:
@@ -26,20 +28,22 @@ class LoadWatch:
         warn: Callable[[str], object],
         label: str,
         every: float = EVERY,
+        settle: float = SETTLE,
         cores: int | None = None,
         load: Callable[[], float] = lambda: os.getloadavg()[0],
     ):
-        self.warn, self.label, self.every, self.load = warn, label, every, load
+        self.warn, self.label, self.every, self.settle = warn, label, every, settle
+        self.load = load
         self.cores = cores or os.cpu_count() or 1
         self.samples: list[float] = []
         self.warned = False
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._watch, daemon=True)
 
-    def _sample(self) -> None:
+    def _sample(self, warn: bool = True) -> None:
         value = self.load()
         self.samples.append(value)
-        if not self.warned and is_shared(value, self.cores):
+        if warn and not self.warned and is_shared(value, self.cores):
             self.warned = True
             self.warn(
                 f"warning: {self.label}: the CPU is shared (1-minute load {value:.1f} on "
@@ -48,6 +52,8 @@ class LoadWatch:
             )
 
     def _watch(self) -> None:
+        if self._stop.wait(self.settle):
+            return
         while True:
             self._sample()
             if self._stop.wait(self.every):
@@ -60,7 +66,7 @@ class LoadWatch:
     def __exit__(self, *exc) -> None:
         self._stop.set()
         self._thread.join()
-        self._sample()
+        self._sample(warn=False)  # the run is over: recorded, not announced
 
     def summary(self) -> dict:
         mean = sum(self.samples) / len(self.samples) if self.samples else 0.0
