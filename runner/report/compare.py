@@ -143,6 +143,7 @@ def summarize(
         "scout": scout,
         "scout_decisions": study.scout_decisions(scout),
         "predictions": predictions_gallery(profile_dir / reference, fig_dir, data_dir),
+        "learned": learned_figures(profile_dir, reference, fig_dir, data_dir, only),
         "figures": {
             k: str(Path(p).relative_to(profile_dir / SUMMARY_DIR)) for k, p in figs.items()
         },
@@ -164,6 +165,15 @@ def predictions_gallery(run_dir: Path, fig_dir: Path, data_dir) -> dict | None:
         return gallery.render(run_dir, fig_dir, paths.data_dir(data_dir))
     except gallery.GalleryError:
         return None
+
+
+def learned_figures(profile_dir: Path, reference: str, fig_dir: Path, data_dir, only):
+    """What the networks learned (analysis.learned): the reference CNN's figures and, once its
+    network is saved, the locally connected run's; None while the reference run's network or
+    the data set is missing (the page says it is pending)."""
+    from analysis import learned
+
+    return learned.study(profile_dir, reference, fig_dir, data_dir, only)
 
 
 def read_summary(profile_dir: Path) -> dict | None:
