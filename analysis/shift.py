@@ -456,7 +456,11 @@ def decompose(
         accuracy = Σ (p_b − p_a) (w_a + w_b) / 2,      mix + accuracy = A_b − A_a.
 
     `mix` is the change the instrument mix alone would cause at fixed per-instrument accuracy;
-    `accuracy` the change of each instrument's accuracy at fixed mix. An instrument with images
+    `accuracy` the change of each instrument's accuracy at fixed mix. `per_instrument` splits the
+    Shapley parts by instrument: accuracy (p_b − p_a)(w_a + w_b)/2, and mix
+    (w_b − w_a)((p_a + p_b)/2 − (A_a + A_b)/2), centred so that an instrument gaining share
+    counts positively only when it scores above the average (the shares' changes sum to 0, so
+    the centring leaves the total unchanged). An instrument with images
     in only one split has no accuracy in the other; it is taken as equal to the split where it
     has images (it then acts through the mix alone) and listed in `one_split_only`."""
     names = sorted(set(shares_a) | set(shares_b))
@@ -469,6 +473,7 @@ def decompose(
     pa = np.array([acc_a.get(i, acc_b.get(i)) for i in names], dtype=float)
     pb = np.array([acc_b.get(i, acc_a.get(i)) for i in names], dtype=float)
     total_a, total_b = float(wa @ pa), float(wb @ pb)
+    centre = (total_a + total_b) / 2
     return {
         "a": total_a,
         "b": total_b,
@@ -485,7 +490,7 @@ def decompose(
                 "share_b": float(wb[k]),
                 "accuracy_a": float(pa[k]),
                 "accuracy_b": float(pb[k]),
-                "mix": float((wb[k] - wa[k]) * (pa[k] + pb[k]) / 2),
+                "mix": float((wb[k] - wa[k]) * ((pa[k] + pb[k]) / 2 - centre)),
                 "accuracy": float((pb[k] - pa[k]) * (wa[k] + wb[k]) / 2),
             }
             for k, i in enumerate(names)
@@ -503,8 +508,11 @@ def gap_decomposition(
     test_pred: np.ndarray,
 ) -> dict:
     """A model's val→test accuracy gap with instrument as the factor (see `decompose`; a = val,
-    b = test), per seed and as mean ± sample std over seeds. Predictions: (n,) or (seeds, n),
-    the same seeds in the same order for val and test (predictions.npz's val_pred, y_pred)."""
+    b = test), per seed and as mean ± sample std over seeds: the gap, its two parts in each
+    order and the Shapley parts, overall and per instrument (`per_instrument`: each
+    instrument's Shapley terms; they sum to the Shapley parts). Predictions: (n,) or
+    (seeds, n), the same seeds in the same order for val and test (predictions.npz's val_pred,
+    y_pred)."""
     vp = _per_seed(val_pred, len(val_true))
     tp = _per_seed(test_pred, len(test_true))
     if len(vp) != len(tp):
@@ -537,6 +545,13 @@ def gap_decomposition(
                 ("accuracy_first", ("accuracy", "mix")),
                 ("shapley", ("mix", "accuracy")),
             )
+        },
+        "per_instrument": {
+            i: {
+                part: summary(lambda d, i=i, p=part: d["per_instrument"][i][p])
+                for part in ("mix", "accuracy")
+            }
+            for i in per_seed[0]["per_instrument"]
         },
         "one_split_only": sorted({i for d in per_seed for i in d["one_split_only"]}),
         "per_seed": per_seed,

@@ -273,7 +273,9 @@ def test_decompose_by_hand():
     per = d["per_instrument"]
     assert sum(r["mix"] for r in per.values()) == pytest.approx(-0.065)
     assert sum(r["accuracy"] for r in per.values()) == pytest.approx(-0.055)
-    assert per["MH"]["mix"] == pytest.approx(-0.3 * 0.65)
+    # MH loses 0.3 of the share and scores 0.65 on average, 0.06 above the mean of 0.65 and 0.53
+    assert per["MH"]["mix"] == pytest.approx(-0.3 * 0.06)
+    assert per["MR"]["mix"] == pytest.approx(0.2 * (0.35 - 0.59))
     assert d["one_split_only"] == []
 
 
@@ -316,6 +318,15 @@ def test_gap_decomposition_per_seed_and_mean():
     assert s0["accuracy"] == pytest.approx((1 / 3 - 1) * (0.75 + 0.6) / 2)
     assert s0["mix"] == pytest.approx(
         (0.6 - 0.75) * (1 + 1 / 3) / 2 + (0.2 - 0.25) * 1 + (0.2 - 0) * 1
+    )
+    per = g["per_instrument"]
+    assert set(per) == {"MAHLI", "Mastcam left", "Mastcam right"}
+    assert per["Mastcam right"]["accuracy"]["mean"] == pytest.approx(
+        np.mean([d["per_instrument"]["Mastcam right"]["accuracy"] for d in g["per_seed"]])
+    )
+    assert sum(r["mix"]["mean"] for r in per.values()) == pytest.approx(g["shapley"]["mix"]["mean"])
+    assert sum(r["accuracy"]["mean"] for r in per.values()) == pytest.approx(
+        g["shapley"]["accuracy"]["mean"]
     )
     with pytest.raises(ValueError, match="2 seeds of val predictions but 1 of test"):
         shift.gap_decomposition(val_files, val_true, val_pred, test_files, test_true, test_pred[0])
