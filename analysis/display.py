@@ -54,6 +54,17 @@ NAMES: dict[str, str] = {
     "eda": "Dataset and EDA",
 }
 ORDER: list[str] = list(NAMES)
+# The home page's key numbers: the study's main comparisons (the mechanism runs have a page).
+KEY_RUNS = [
+    "baseline",
+    "cnn",
+    "kernel-5x5",
+    "kernel-7x7",
+    "kernel-3to5",
+    "kernel-3x3-wide",
+    "baseline-permuted",
+    "cnn-permuted",
+]
 
 # What kind of run each is, for colours and legends: the same kind, the same colour.
 KINDS: dict[str, str] = {
@@ -77,6 +88,16 @@ MIN_TEXT_PT = 9
 LITERATURE = {
     "reference_study": {"accuracy": 0.58, "label": "reference study's 3×3 CNN"},
     "mslnet": {"accuracy": 0.667, "label": "MSLNet (ImageNet-pretrained AlexNet)"},
+    # The reference study's kernel table (about these test accuracies, at 128 px input).
+    "reference_kernels": {
+        "image_size": 128,
+        "accuracy": {
+            "kernel-3x3": 0.58,
+            "kernel-3to5": 0.57,
+            "kernel-5x5": 0.56,
+            "kernel-7x7": 0.52,
+        },
+    },
 }
 
 
@@ -190,9 +211,10 @@ FILTERS = {
 
 
 def register(env) -> None:
-    """Add the filters (and `display_name`, `literature` as globals) to a Jinja environment."""
+    """Add the filters (and `display_name`, `literature`, `key_runs` as globals) to a Jinja
+    environment."""
     env.filters.update(FILTERS)
-    env.globals.update(display_name=name, literature=LITERATURE)
+    env.globals.update(display_name=name, literature=LITERATURE, key_runs=KEY_RUNS)
 
 
 # --- figures: what a reader can read ---------------------------------------------------------
