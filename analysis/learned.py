@@ -89,6 +89,11 @@ def _is_spatial(layer) -> bool:
     return hasattr(layer, "kernel_size") and len(layer.output.shape) == 4
 
 
+def _kernel(layer) -> int:
+    k = layer.kernel_size
+    return int(k[0] if isinstance(k, tuple | list) else k)
+
+
 def filter_layers(model) -> list:
     """The convolution or locally connected layers, in order."""
     return [layer for layer in model.layers if _is_spatial(layer)]
@@ -177,8 +182,8 @@ def feature_maps(model, images: np.ndarray) -> list[tuple[str, np.ndarray]]:
     import keras
 
     blocks = block_layers(model)
-    sub = keras.Model(model.inputs, [b.output for b in blocks])
-    outs = [sub([np.asarray(b, dtype="float32")], training=False) for b in _batches(images)]
+    sub = keras.Model(model.inputs[0], [b.output for b in blocks])
+    outs = [sub(np.asarray(b, dtype="float32"), training=False) for b in _batches(images)]
     return [
         (b.name, np.concatenate([keras.ops.convert_to_numpy(o[i]) for o in outs]))
         for i, b in enumerate(blocks)
@@ -196,7 +201,8 @@ def predict(model, images: np.ndarray) -> np.ndarray:
     """Class probabilities, in inference mode."""
     import keras
 
-    out = [model([np.asarray(b, dtype="float32")], training=False) for b in _batches(images)]
+    whole = keras.Model(model.inputs[0], model.outputs[0])  # one input, one output: no list
+    out = [whole(np.asarray(b, dtype="float32"), training=False) for b in _batches(images)]
     return np.concatenate([keras.ops.convert_to_numpy(o) for o in out])
 
 
@@ -207,7 +213,7 @@ def _split(model, layer_name: str):
 
     layers = list(model.layers)
     names = [x.name for x in layers]
-    body = keras.Model(model.inputs, model.get_layer(layer_name).output)
+    body = keras.Model(model.inputs[0], model.get_layer(layer_name).output)
     tail = layers[names.index(layer_name) + 1 :]
 
     def scores(a):
@@ -262,7 +268,7 @@ def grad_cam(model, images: np.ndarray, classes, layer_name: str | None = None) 
     out = []
     for start in range(0, len(images), 16):
         x = np.asarray(images[start : start + 16], dtype="float32")
-        a = keras.ops.convert_to_numpy(body([x], training=False))
+        a = keras.ops.convert_to_numpy(body(x, training=False))
         g = _gradients(scores, a, classes[start : start + 16])
         weights = g.mean(axis=(1, 2))  # one weight per channel
         cam = np.maximum(np.einsum("nhwc,nc->nhw", a, weights), 0)
@@ -430,7 +436,8 @@ def draw_gradcam(rows: list[dict], networks: list[str]):
     label_w, tile, gap = 1.7, 1.45, 0.2
     head, row_h = 0.45, tile + 0.55
     fig, plt = _figure(head + len(rows) * row_h)
-    _text(fig, label_w, 0.05, "test image\n(as the network sees it)")
+    size = rows[0]["image"].shape[0] if rows else 0
+    _text(fig, label_w, 0.05, f"test image\n({size}×{size} pixels)")
     for j, net in enumerate(networks):
         _text(fig, label_w + (j + 1) * (tile + gap), 0.05, f"Grad-CAM:\n{net}", weight="bold")
     for r, row in enumerate(rows):
@@ -557,6 +564,8 @@ def render(reference_dir: Path, local_dir: Path | None, out_dir: Path, data_dir)
             "seed": net.seed,
             "image_size": net.image_size,
             "first_layer": filter_layers(net.model)[0].name,
+            "kernel_size": _kernel(filter_layers(net.model)[0]),
+            "filters": int(filter_layers(net.model)[0].output.shape[-1]),
             "filter_panels": list(first),
             "blocks": [
                 {"layer": name, "shape": list(m.shape[1:]), "channels": ch}
