@@ -9,8 +9,10 @@ import http.client
 import os
 import re
 import shutil
+import sys
 import tempfile
 import urllib.error
+import urllib.parse
 import urllib.request
 import zipfile
 from pathlib import Path
@@ -28,8 +30,23 @@ NETWORK_ERRORS = (OSError, ValueError, http.client.HTTPException)
 
 
 def source_url() -> str:
-    """DATA_URL (a mirror) when set, else Zenodo."""
+    """DATA_URL (a mirror, or file:///path/to/msl-images.zip) when set, else Zenodo."""
     return os.environ.get("DATA_URL") or URL
+
+
+def archive_size() -> int:
+    """DATA_SIZE (the bytes of another archive DATA_URL names, e.g. a test's) or the published
+    size."""
+    value = os.environ.get("DATA_SIZE")
+    if not value:
+        return SIZE
+    try:
+        size = int(value)
+    except ValueError:
+        size = 0
+    if size <= 0:
+        raise DataError(f"DATA_SIZE={value!r}: expected the archive's size in bytes")
+    return size
 
 
 def _by_hand(url: str, archive: Path, data_dir: Path | None, size: int) -> str:
@@ -76,10 +93,31 @@ def download(url: str, dest: Path, expected_size: int, data_dir: Path | None = N
                 f"could not download the MSL data set from {url}: {_reason(exc)}.{resume} "
                 + _by_hand(url, dest, data_dir, expected_size)
             ) from None
-    return verify(tmp, expected_size, final=dest)
+    try:
+        return verify(tmp, expected_size, final=dest)
+    except DataError as exc:
+        raise DataError(f"{exc} (source: {url})") from None
+
+
+def _copy_local(url: str, tmp: Path) -> None:
+    """A file:// URL: the local archive copied whole (checked by verify() like a download)."""
+    source = Path(urllib.request.url2pathname(urllib.parse.urlparse(url).path))
+    if not source.is_file():
+        raise DataError(
+            f"DATA_URL={url}: there is no file {source}; name a local copy of {ARCHIVE} as "
+            "file:///absolute/path/msl-images.zip"
+        )
+    try:
+        shutil.copyfile(source, tmp)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise DataError(f"DATA_URL={url}: cannot read {source}: {exc.strerror or exc}") from None
 
 
 def _fetch(url: str, tmp: Path, have: int, expected_size: int) -> None:
+    if url.lower().startswith("file:"):
+        _copy_local(url, tmp)
+        return
     headers = {"Range": f"bytes={have}-"} if have else {}
     request = urllib.request.Request(url, headers=headers)
     with urllib.request.urlopen(request, timeout=60) as resp:
@@ -145,9 +183,23 @@ def extract(archive: Path, data_dir: Path) -> Path:
     return data_dir
 
 
-def ensure(data_dir: Path, url: str | None = None, expected_size: int = SIZE) -> Path:
+def set_aside(archive: Path, expected_size: int) -> str:
+    """An archive already there (downloaded by hand?) of the wrong size: renamed, never used
+    and never silently replaced; the sentence that says so."""
+    size = archive.stat().st_size
+    aside = archive.with_name(f"{archive.name}.wrong-size-{size}")
+    os.replace(archive, aside)
+    return (
+        f"{archive} is {size:,} bytes, expected {expected_size:,} (a truncated download or "
+        f"another file): moved it aside to {aside}."
+    )
+
+
+def ensure(data_dir: Path, url: str | None = None, expected_size: int | None = None) -> Path:
     """Make sure the data set is in data_dir: nothing to do when it is, else download (from
-    `url`, else DATA_URL, else Zenodo) and extract."""
+    `url`, else DATA_URL, else Zenodo) and extract. An archive of the wrong size already
+    beside data_dir is named and moved aside before a new one is fetched."""
+    expected_size = expected_size or archive_size()
     if data_dir.exists() and any(data_dir.iterdir()):
         check_data_dir(data_dir)
         return data_dir
@@ -155,7 +207,14 @@ def ensure(data_dir: Path, url: str | None = None, expected_size: int = SIZE) ->
         data_dir.rmdir()
     url = url or source_url()
     archive = data_dir.parent / ARCHIVE
-    if not archive.exists() or archive.stat().st_size != expected_size:
+    if archive.exists() and archive.stat().st_size != expected_size:
+        note = set_aside(archive, expected_size)
+        print(f"data: {note} Fetching {url} instead.", file=sys.stderr)
+        try:
+            download(url, archive, expected_size, data_dir)
+        except DataError as exc:
+            raise DataError(f"{note} {exc}") from None
+    elif not archive.exists():
         download(url, archive, expected_size, data_dir)
     else:
         verify(archive, expected_size)

@@ -16,6 +16,7 @@ from analysis import paths
 from analysis.data import DataError
 from runner import execute
 from runner.errors import ConfigError
+from runner.quiet import quiet_tensorflow
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -32,7 +33,19 @@ def _common(p: argparse.ArgumentParser) -> None:
     )
 
 
+def data_dir_hint(data_dir: Path) -> str:
+    """When DATA_DIR is one level too high: the subfolder that holds the data set."""
+    try:
+        inside = sorted(p for p in data_dir.iterdir() if (p / paths.SYNSET_FILE).is_file())
+    except OSError:
+        return ""
+    if not inside or (data_dir / paths.SYNSET_FILE).exists():
+        return ""
+    return f"; the data set is in {inside[0]}: use DATA_DIR={inside[0]} (or --data-dir)"
+
+
 def main(argv: list[str] | None = None) -> int:
+    quiet_tensorflow(sys.argv[1:] if argv is None else argv)
     parser = argparse.ArgumentParser(
         prog="python -m runner",
         description=__doc__,
@@ -79,6 +92,13 @@ def main(argv: list[str] | None = None) -> int:
         "(default: $SAGEMAKER_MAX_JOBS or 4)",
     )
     p.add_argument(
+        "--resubmit-stopped",
+        action="store_true",
+        default=None,
+        help="SageMaker: submit again a run whose earlier job was found Stopped "
+        "(default: report it and leave it; $SAGEMAKER_RESUBMIT_STOPPED)",
+    )
+    p.add_argument(
         "-v",
         "--verbose",
         action="store_true",
@@ -109,7 +129,13 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         return _dispatch(args)
-    except (DataError, PlanError, ConfigError) as exc:
+    except DataError as exc:
+        hint = ""
+        if args.command in ("data", "check", "run"):
+            hint = data_dir_hint(paths.data_dir(getattr(args, "data_dir", None)))
+        print(f"error: {exc}{hint}", file=sys.stderr)
+        return 2
+    except (PlanError, ConfigError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
@@ -181,6 +207,7 @@ def _dispatch(args) -> int:
                 instance_type=args.instance_type,
                 image=args.image,
                 max_jobs=args.max_jobs,
+                resubmit_stopped=args.resubmit_stopped,
             )
         try:
             outcome = execute.run_plan(

@@ -11,7 +11,8 @@ proxy only changes what real SageMaker would do differently:
 - a job is InProgress for `duration` seconds, then its "container" has run: the files
   `outputs(run, failed)` returns are put where its ProcessingOutputConfig says, in moto's S3 (as
   continuous upload leaves them, for a failed job too), and it is Completed, or Failed with the
-  fields in `failures[run]`;
+  fields in `failures[run]` (the first `fail_times[run]` jobs of the run, when given);
+- the next `throttle_describe` DescribeProcessingJob answer ThrottlingException;
 - DescribeProcessingJob and ListProcessingJobs report those states and times;
   StopProcessingJob stops a job.
 S3 goes straight to moto (AWS_ENDPOINT_URL).
@@ -46,6 +47,8 @@ class FakeSageMaker:
         self.refuse = 0
         self.throttle = 0
         self.failures: dict[str, dict] = {}
+        self.fail_times: dict[str, int] = {}  # how many jobs of a run fail (default: all)
+        self.throttle_describe = 0  # DescribeProcessingJob answers ThrottlingException
         self.jobs: dict[str, dict] = {}
         self.created: list[str] = []  # run names of the accepted creates, in order
         self.refused: list[str] = []  # run names refused (quota or throttling)
@@ -94,6 +97,9 @@ class FakeSageMaker:
             if op == "CreateProcessingJob":
                 return self._create(request, body, headers)
             if op == "DescribeProcessingJob":
+                if self.throttle_describe:
+                    self.throttle_describe -= 1
+                    return _error(400, "ThrottlingException", "Rate exceeded")
                 return self._describe(request, body, headers)
             if op == "ListProcessingJobs":
                 return self._list(request, headers)
@@ -175,6 +181,9 @@ class FakeSageMaker:
             ):
                 continue
             failed = job["run"] in self.failures
+            if failed and job["run"] in self.fail_times:
+                failed = self.fail_times[job["run"]] > 0
+                self.fail_times[job["run"]] -= 1
             uri = job["request"]["ProcessingOutputConfig"]["Outputs"][0]["S3Output"]["S3Uri"]
             bucket, _, prefix = uri.removeprefix("s3://").partition("/")
             for rel, content in self.outputs(job["run"], failed).items():

@@ -20,6 +20,7 @@ import signal
 import subprocess
 import sys
 import tarfile
+import threading
 import time
 import urllib.request
 from datetime import UTC, datetime
@@ -512,7 +513,7 @@ def test_completed_job_lands_in_results(fake_sm, tiny_msl, smoke_plan):
 def test_account_limit_of_two_five_runs_all_finish(fake_sm, tiny_msl, smoke_plan):
     """The account allows 2 running jobs, the runner 4: the third is refused, retried as slots
     free up, and all five finish; the limit is said once, in one line."""
-    fake_sm.limit, fake_sm.duration = 2, 0.3
+    fake_sm.limit, fake_sm.duration = 2, 1.0  # long enough for the third submit on a busy CPU
     logs: list[str] = []
     out = execute.run_plan(
         smoke_plan, FIVE, tiny_msl, backend=backend_for(tiny_msl), log=logs.append
@@ -524,9 +525,12 @@ def test_account_limit_of_two_five_runs_all_finish(fake_sm, tiny_msl, smoke_plan
     said = [line for line in logs if "appears to allow" in line]
     assert said == [
         f"sagemaker: the account appears to allow 2 {INSTANCE} processing job(s) at once "
-        f"(ResourceLimitExceeded with 2 running); 3 job(s) wait for a free slot. To run more at "
-        f"once, request a higher '{INSTANCE} for processing job usage' quota in Service Quotas "
-        "(see README: Quotas) or lower --max-jobs."
+        f"(ResourceLimitExceeded with 2 running: The account-level service limit '{INSTANCE} "
+        "for processing job usage' is 2 Instances, with current utilization of 2 Instances and a "
+        "request delta of 1 Instances. Please use AWS Service Quotas to request an increase for "
+        "this quota.); 3 job(s) wait for a free slot. To run more at once, request a higher "
+        f"'{INSTANCE} for processing job usage' quota in Service Quotas (see README: Quotas) or "
+        "lower --max-jobs."
     ]
     for run in FIVE:
         assert (paths.results_dir() / "smoke" / run / "run.json").exists()
@@ -535,8 +539,122 @@ def test_account_limit_of_two_five_runs_all_finish(fake_sm, tiny_msl, smoke_plan
     assert any(line.startswith("  total: 5 job(s)") for line in logs)
 
 
+def test_the_limit_recovers_when_the_quota_frees(fake_sm, tiny_msl, smoke_plan):
+    """Our own job holds a quota of 1, so the limit drops to 1; the quota is then raised (or
+    another team's jobs end): as jobs end the runner tries more at once again."""
+    fake_sm.limit, fake_sm.duration = 1, 0.3
+
+    def raise_the_quota():
+        wait_for(lambda: fake_sm.refused, "a refusal")
+        fake_sm.limit = None
+
+    thread = threading.Thread(target=raise_the_quota, daemon=True)
+    thread.start()
+    out = execute.run_plan(
+        smoke_plan, FIVE, tiny_msl, backend=backend_for(tiny_msl), log=lambda _: None
+    )
+    thread.join()
+    assert out.failed == [] and fake_sm.creates_per_run() == dict.fromkeys(FIVE, 1)
+    assert fake_sm.refused and fake_sm.max_running >= 2  # without recovery: 1
+
+
+CAPACITY = (
+    "CapacityError: Unable to provision requested ML compute capacity. Please retry using a "
+    "different ML instance type."
+)
+
+
+def test_a_capacity_error_is_resubmitted_then_succeeds(fake_sm, tiny_msl, smoke_plan):
+    fake_sm.failures["eda"] = {"FailureReason": CAPACITY}
+    fake_sm.fail_times["eda"] = 1
+    logs: list[str] = []
+    out = execute.run_plan(
+        smoke_plan, ["eda"], tiny_msl, backend=backend_for(tiny_msl), log=logs.append
+    )
+    assert out.failed == [] and out.executed == ["eda"], out.messages
+    assert fake_sm.creates_per_run() == {"eda": 2}
+    said = [line for line in logs if "failed with AWS's error, not the notebook's" in line]
+    assert len(said) == 1 and f"({CAPACITY}); resubmitting in 0 s as attempt 2 of 3" in said[0]
+    assert any(line.startswith("  total: 2 job(s)") for line in logs)  # both are paid for
+    assert sm.Ledger(layout.ledger_file("smoke")).load() == {}
+
+
+def test_an_internal_error_is_retried_a_bounded_number_of_times(fake_sm, tiny_msl, smoke_plan):
+    reason = "InternalServerError: We encountered an internal error. Please try again."
+    fake_sm.failures["eda"] = {"FailureReason": reason}
+    out = execute.run_plan(
+        smoke_plan, ["eda"], tiny_msl, backend=backend_for(tiny_msl), log=lambda _: None
+    )
+    assert out.failed == ["eda"] and fake_sm.creates_per_run() == {"eda": 3}
+    assert f"Failed: {reason}" in out.messages[0]
+
+
+def test_a_notebook_error_is_not_resubmitted(fake_sm, tiny_msl, smoke_plan):
+    fake_sm.failures["eda"] = {"FailureReason": "AlgorithmError: See job logs"}
+    out = execute.run_plan(
+        smoke_plan, ["eda"], tiny_msl, backend=backend_for(tiny_msl), log=lambda _: None
+    )
+    assert out.failed == ["eda"] and fake_sm.creates_per_run() == {"eda": 1}
+
+
+def killed_with_a_job_running(fake_sm, tiny_msl, tmp_path) -> str:
+    """A runner killed (SIGKILL) while its one job runs; the job's name."""
+    fake_sm.duration = 600
+    proc = start_runner(tmp_path, tiny_msl, "eda")
+    wait_for(lambda: len(fake_sm.created) == 1, "the job submitted", proc)
+    proc.kill()
+    proc.wait(timeout=30)
+    (name,) = sm.Ledger(layout.ledger_file("smoke")).load()
+    return name
+
+
+def test_throttling_during_reattach_keeps_the_ledger_entry(fake_sm, tiny_msl, smoke_plan, tmp_path):
+    name = killed_with_a_job_running(fake_sm, tiny_msl, tmp_path)
+    fake_sm.throttle_describe = 1000  # beyond botocore's retries and the backend's
+    out = execute.run_plan(
+        smoke_plan, ["eda"], tiny_msl, backend=backend_for(tiny_msl), log=lambda _: None
+    )
+    assert out.failed == ["eda"] and fake_sm.creates_per_run() == {"eda": 1}
+    assert (
+        f"earlier SageMaker job {name} could not be looked at (ThrottlingException)"
+        in (out.messages[0])
+    )
+    assert list(sm.Ledger(layout.ledger_file("smoke")).load()) == [name]
+    # AWS answers again: the next start reattaches to the job, still submitting nothing.
+    fake_sm.throttle_describe, fake_sm.duration = 0, 0
+    out = execute.run_plan(
+        smoke_plan, ["eda"], tiny_msl, backend=backend_for(tiny_msl), log=lambda _: None
+    )
+    assert out.failed == [] and fake_sm.creates_per_run() == {"eda": 1}
+    assert sm.Ledger(layout.ledger_file("smoke")).load() == {}
+
+
+def test_a_job_stopped_while_away_is_reported_not_resubmitted(
+    fake_sm, tiny_msl, smoke_plan, tmp_path
+):
+    name = killed_with_a_job_running(fake_sm, tiny_msl, tmp_path)
+    import boto3
+
+    boto3.client("sagemaker", region_name=REGION).stop_processing_job(ProcessingJobName=name)
+    fake_sm.duration = 0
+    out = execute.run_plan(
+        smoke_plan, ["eda"], tiny_msl, backend=backend_for(tiny_msl), log=lambda _: None
+    )
+    assert out.failed == ["eda"] and fake_sm.creates_per_run() == {"eda": 1}
+    message = out.messages[0]
+    assert f"its SageMaker job {name} was Stopped while no runner watched it" in message
+    assert "stopped by StopProcessingJob" in message and "--resubmit-stopped" in message
+    assert list(sm.Ledger(layout.ledger_file("smoke")).load()) == [name]
+    # Asked to, the runner submits it again.
+    logs: list[str] = []
+    backend = backend_for(tiny_msl, resubmit_stopped=True)
+    out = execute.run_plan(smoke_plan, ["eda"], tiny_msl, backend=backend, log=logs.append)
+    assert out.failed == [] and fake_sm.creates_per_run() == {"eda": 2}
+    assert any(f"earlier job {name}" in line and "(--resubmit-stopped)" in line for line in logs)
+
+
 def test_max_jobs_is_never_exceeded(fake_sm, tiny_msl, smoke_plan):
-    fake_sm.duration = 0.2
+    fake_sm.duration = 1.0  # long enough for the second submit on a busy CPU
     out = execute.run_plan(
         smoke_plan, FIVE, tiny_msl, backend=backend_for(tiny_msl, max_jobs=2), log=lambda _: None
     )

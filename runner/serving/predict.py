@@ -225,6 +225,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--top", type=int, default=3, help="classes per image (default: 3)")
     p.add_argument("--json", action="store_true", help="one JSON document on stdout")
+    p.add_argument(
+        "-v", "--verbose", action="store_true", help="show TensorFlow's own log lines too"
+    )
 
 
 def add_parser(sub) -> None:

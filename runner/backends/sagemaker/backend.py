@@ -41,6 +41,7 @@ class SageMakerBackend(Reattach, Queue, Storage, Watch):
         self.active: list[Job] = []  # submitted, not yet ended
         self.ended: list[Job] = []  # ended, not yet handed to the runner
         self.jobs: dict[str, Job] = {}  # every job of this start, by run name
+        self.retired: list[Job] = []  # failed with AWS's error and resubmitted: still paid for
         self.submitting: Job | None = None  # between the ledger entry and CreateProcessingJob
         self.limit = settings.max_jobs  # lowered to what the account appears to allow
         self.limit_said: set[int] = set()

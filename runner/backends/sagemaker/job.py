@@ -24,6 +24,8 @@ THROTTLING = {
     "SlowDown",
 }
 NOT_FOUND = re.compile(r"could not find|does not exist|not found", re.IGNORECASE)
+# Failures that are AWS's, not the notebook's: resubmitted (Settings.resubmits) with backoff.
+NOT_THE_NOTEBOOKS = re.compile(r"^\s*(CapacityError|InternalServerError)\b")
 
 
 Log = Callable[[str], Any]
@@ -40,6 +42,8 @@ class Job:
     describe_errors: int = 0
     reattached: bool = False
     inputs_uploaded: bool = False
+    attempt: int = 1  # 2, 3, ... once resubmitted after a capacity or internal error
+    not_before: float = 0.0  # monotonic time before which it is not submitted (backoff)
 
     @property
     def run(self) -> Run:

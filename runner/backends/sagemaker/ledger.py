@@ -7,8 +7,15 @@ import os
 import re
 from pathlib import Path
 
-from runner.backends.base import Task
-from runner.backends.sagemaker.job import NOT_FOUND, TERMINAL, Job, _code, _message
+from runner.backends.base import RunFailed, Task
+from runner.backends.sagemaker.job import (
+    NOT_FOUND,
+    NOT_THE_NOTEBOOKS,
+    TERMINAL,
+    Job,
+    _code,
+    _message,
+)
 from runner.backends.sagemaker.settings import TAG
 
 
@@ -63,29 +70,32 @@ class Reattach:
                 s.bucket,
                 s.prefix,
             )
-            if task is None or not same_place or task.run.name in self.jobs:
+            if task is None or not same_place or task.run.name in self.jobs or task.error:
                 continue
             self._adopt(task, name, "ledger")
-        missing = [t for t in by_fingerprint.values() if t.run.name not in self.jobs]
+        missing = [
+            t for t in by_fingerprint.values() if t.run.name not in self.jobs and t.error is None
+        ]
         if missing:
             for name, fingerprint in self._tagged(missing[0].run.profile):
                 task = by_fingerprint.get(fingerprint)
-                if task is not None and task.run.name not in self.jobs:
+                if task is not None and task.run.name not in self.jobs and not task.error:
                     self._adopt(task, name, "tag msl-study:fingerprint")
 
     def _adopt(self, task: Task, name: str, how: str) -> None:
-        from botocore.exceptions import BotoCoreError, ClientError
-
-        try:
-            description = self.describe(name)
-        except (BotoCoreError, ClientError) as exc:
-            if NOT_FOUND.search(_message(exc)):  # the earlier start died before creating it
-                self._forget_name(name)
-            else:
-                self.log(f"sagemaker: could not look at earlier job {name}: {exc}")
+        description = self._look_at(task, name)
+        if description is None:
             return
         status = description.get("ProcessingJobStatus", "Unknown")
         if status in ("Stopping", "Stopped"):
+            self._stopped(task, name, status, description)
+            return
+        reason = description.get("FailureReason") or ""
+        if status == "Failed" and NOT_THE_NOTEBOOKS.match(reason):
+            self.log(
+                f"sagemaker: earlier job {name} of {task.label} failed with AWS's error, not the "
+                f"notebook's ({reason}); submitting the run again"
+            )
             self._forget_name(name)
             return
         job = Job(task, name, f"{self.settings.prefix}/jobs/{name}", reattached=True)
@@ -111,6 +121,52 @@ class Reattach:
         self.log(
             f"reattached: {task.label} to SageMaker job {name} ({status}; found by {how}), "
             "not submitting it again"
+        )
+
+    def _look_at(self, task: Task, name: str) -> dict | None:
+        """DescribeProcessingJob of an earlier job, retried with backoff; None when there is
+        no such job (its entry goes) or AWS could not say (throttled, unreachable: the entry
+        stays and the run is not submitted, so a running job is never paid for twice)."""
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        s = self.settings
+        for attempt in range(3):
+            try:
+                return self.describe(name)
+            except (BotoCoreError, ClientError) as exc:
+                if NOT_FOUND.search(_message(exc)):  # the earlier start died before creating it
+                    self._forget_name(name)
+                    return None
+                error = exc
+                self.sleep(min(s.retry_max_s, s.retry_s * 2**attempt))
+        self.log(f"sagemaker: could not look at earlier job {name}: {error}")
+        task.error = RunFailed(
+            f"run {task.run.name!r} not submitted: its earlier SageMaker job {name} could not be "
+            f"looked at ({_code(error) or error}); it may still be running, so the ledger keeps "
+            "it: rerun to reattach to it"
+        )
+        return None
+
+    def _stopped(self, task: Task, name: str, status: str, description: dict) -> None:
+        """An earlier job stopped while no runner watched (its MaxRuntimeInSeconds, or someone
+        in the console): said with its reason; submitted again only with --resubmit-stopped."""
+        why = (
+            description.get("FailureReason")
+            or description.get("ExitMessage")
+            or "no reason given: stopped by StopProcessingJob (the console, the CLI) or its "
+            "MaxRuntimeInSeconds"
+        )
+        if self.settings.resubmit_stopped:
+            self.log(
+                f"sagemaker: earlier job {name} of {task.label} was {status} ({why}); "
+                "submitting the run again (--resubmit-stopped)"
+            )
+            self._forget_name(name)
+            return
+        task.error = RunFailed(
+            f"run {task.run.name!r}: its SageMaker job {name} was {status} while no runner "
+            f"watched it ({why}); not submitted again: rerun with --resubmit-stopped to submit "
+            "it (the job's output so far is in S3 under its prefix)"
         )
 
     def _tagged(self, profile: str) -> list[tuple[str, str]]:

@@ -6,8 +6,16 @@ import time
 from datetime import UTC, datetime
 
 from runner.backends.base import RunFailed
-from runner.backends.sagemaker.job import THROTTLING, Job, _code, _message, _Refused
-from runner.backends.sagemaker.requests import job_tags, processing_job_request
+from runner.backends.sagemaker.job import (
+    NOT_FOUND,
+    NOT_THE_NOTEBOOKS,
+    THROTTLING,
+    Job,
+    _code,
+    _message,
+    _Refused,
+)
+from runner.backends.sagemaker.requests import job_name, job_tags, processing_job_request
 
 
 class Queue:
@@ -17,29 +25,68 @@ class Queue:
     def _pause(self) -> float:
         wait = self.settings.poll_s
         if self.queue and not self.active:
-            wait = max(0.0, self.next_try - time.monotonic())
+            first = min(j.not_before for j in self.queue)
+            wait = max(0.0, max(self.next_try, first) - time.monotonic())
         return wait
+
+    def _resubmitted(self, job: Job) -> bool:
+        """A job that failed with AWS's error (capacity, internal), not the notebook's: queued
+        again under a new name after a backoff, at most Settings.resubmits times."""
+        reason = job.description.get("FailureReason") or ""
+        s = self.settings
+        if job.status != "Failed" or not NOT_THE_NOTEBOOKS.match(reason):
+            return False
+        if job.attempt > s.resubmits:
+            self.log(
+                f"  sagemaker: {job.run.name}: job {job.name} failed with AWS's error again "
+                f"({reason}); not resubmitting after {job.attempt} attempts"
+            )
+            return False
+        self._forget(job)
+        self.retired.append(job)
+        name = job_name(job.run)
+        again = Job(job.task, name, f"{s.prefix}/jobs/{name}", attempt=job.attempt + 1)
+        wait = min(s.retry_max_s, s.retry_s * 2 ** (job.attempt - 1))
+        again.not_before = time.monotonic() + wait
+        self.jobs[job.run.name] = again
+        self.queue.insert(0, again)
+        self.log(
+            f"  sagemaker: {job.run.name}: job {job.name} failed with AWS's error, not the "
+            f"notebook's ({reason}); resubmitting in {wait:.0f} s as attempt {again.attempt} "
+            f"of {1 + s.resubmits}"
+        )
+        return True
 
     def _fill_slots(self) -> None:
         while self.queue and len(self.active) < self.limit:
-            if time.monotonic() < self.next_try:
+            now = time.monotonic()
+            if now < self.next_try:
                 return
-            job = self.queue[0]
+            job = next((j for j in self.queue if j.not_before <= now), None)
+            if job is None:
+                return
             try:
                 self._create(job)
             except _Refused as refused:
                 self._refused(job, refused)
                 return
             except Exception as exc:
-                self.queue.pop(0)
-                job.task.error = RunFailed(
-                    f"run {job.run.name!r} not submitted: CreateProcessingJob failed: {exc}"
-                )
+                self.queue.remove(job)
+                message = f"run {job.run.name!r} not submitted: CreateProcessingJob failed: {exc}"
+                if isinstance(exc, _Unknown):
+                    # The ledger keeps the entry: a rerun reattaches if the job exists.
+                    message += (
+                        f"; whether job {job.name} was created could not be checked "
+                        f"({exc.why}): the ledger keeps it, and a rerun reattaches to it if it "
+                        "exists"
+                    )
+                else:
+                    self._forget(job)
+                job.task.error = RunFailed(message)
                 job.status = "NotSubmitted"
-                self._forget(job)
                 self.ended.append(job)
                 continue
-            self.queue.pop(0)
+            self.queue.remove(job)
             self.active.append(job)
             self.refusals, self.waiting_since = 0, None
             self.log(f"submitted: {job.run.profile}/{job.run.name} as SageMaker job {job.name}")
@@ -66,7 +113,8 @@ class Queue:
                 self.limit_said.add(running)
                 self.log(
                     f"sagemaker: the account appears to allow {running} {s.instance_type} "
-                    f"processing job(s) at once (ResourceLimitExceeded with {running} running); "
+                    f"processing job(s) at once (ResourceLimitExceeded with {running} running: "
+                    f"{refused.message}); "
                     f"{waiting} job(s) wait for a free slot. To run more at once, request a higher "
                     f"'{s.instance_type} for processing job usage' quota in Service Quotas "
                     "(see README: Quotas) or lower --max-jobs."
@@ -96,7 +144,7 @@ class Queue:
             self.log(
                 f"sagemaker: the account appears to allow no more {s.instance_type} processing "
                 f"jobs right now (ResourceLimitExceeded with none of ours running: a quota of 0, "
-                f"or other jobs use it); retrying with backoff for up to "
+                f"or other jobs use it: {refused.message}); retrying with backoff for up to "
                 f"{s.slot_wait_s / 60:.0f} min. See README: Quotas."
             )
 
@@ -142,11 +190,14 @@ class Queue:
                 if code == "ResourceLimitExceeded":
                     raise _Refused(True, _message(exc)) from None
                 raise _Refused(False, f"{code}: {_message(exc)}") from None
-            if not self._exists(job.name):  # else a retried request that had already created it
+            exists = self._exists(job.name)
+            if exists is False:  # else a retried request that had already created it
                 self.ledger.remove(job.name)
                 self.submitting = None
                 raise
             self.submitting = None
+            if exists is None:
+                raise _Unknown(exc, self._unknown) from None
         except Exception:
             self.submitting = None
             raise
@@ -155,9 +206,22 @@ class Queue:
         job.submitted = time.monotonic()
         job.status = "Submitted"
 
-    def _exists(self, name: str) -> bool:
+    def _exists(self, name: str) -> bool | None:
+        """Whether the job exists; None when DescribeProcessingJob could not tell (throttled,
+        a network error): only an explicit "not found" says it does not."""
         try:
             self.describe(name)
-        except Exception:
-            return False
+        except Exception as exc:
+            if NOT_FOUND.search(_message(exc)):
+                return False
+            self._unknown = str(exc)
+            return None
         return True
+
+
+class _Unknown(Exception):
+    """CreateProcessingJob failed, and whether it created the job could not be checked."""
+
+    def __init__(self, exc: Exception, why: str):
+        super().__init__(str(exc))
+        self.why = why

@@ -38,6 +38,8 @@ class Settings:
     retry_s: float = 15.0  # first backoff after a refusal; doubles up to retry_max_s
     retry_max_s: float = 300.0
     slot_wait_s: float = 3600.0  # how long to wait for a slot while none of our jobs runs
+    resubmits: int = 2  # a job that failed with CapacityError or InternalServerError
+    resubmit_stopped: bool = False  # a job found Stopped after a restart (--resubmit-stopped)
 
 
 def _require_sdk() -> None:
@@ -74,7 +76,8 @@ def _number(name: str, value, kind=int, low: float = 0, high: float | None = Non
 def settings_from_env(env: Mapping[str, str] | None = None, **overrides) -> Settings:
     """Settings from keyword overrides (CLI flags), else the environment. Keys: role,
     bucket, region, image, instance_type, prefix, volume_gb, max_runtime_s, poll_s,
-    tf_version, pip_install, max_jobs; retry_s, retry_max_s and slot_wait_s (tests)."""
+    tf_version, pip_install, max_jobs, resubmit_stopped; retry_s, retry_max_s and slot_wait_s
+    (tests)."""
     env = os.environ if env is None else env
     _require_sdk()
 
@@ -135,6 +138,8 @@ def settings_from_env(env: Mapping[str, str] | None = None, **overrides) -> Sett
             "SAGEMAKER_POLL_SECONDS", get("SAGEMAKER_POLL_SECONDS", "poll_s", 30), float
         ),
         pip_install=pip not in {"0", "false", "no", "off"},
+        resubmit_stopped=str(get("SAGEMAKER_RESUBMIT_STOPPED", "resubmit_stopped", "0")).lower()
+        in {"1", "true", "yes", "on"},
         max_jobs=_number(
             "SAGEMAKER_MAX_JOBS (--max-jobs)",
             get("SAGEMAKER_MAX_JOBS", "max_jobs", DEFAULT_MAX_JOBS),

@@ -52,12 +52,16 @@ class Watch:
                 )
             if status in TERMINAL:
                 self.active.remove(job)
-                self.ended.append(job)
+                # A slot freed: let the next submit probe whether the quota allows more again.
+                self.limit = min(self.settings.max_jobs, self.limit + 1)
+                if not self._resubmitted(job):
+                    self.ended.append(job)
         return changed
 
     def close(self) -> list[str]:
         """What the jobs cost: billable seconds per job and instance type, and the total."""
-        jobs = [j for j in self.jobs.values() if j.description.get("ProcessingStartTime")]
+        every = [*self.retired, *self.jobs.values()]
+        jobs = [j for j in every if j.description.get("ProcessingStartTime")]
         if not jobs:
             return []
         lines = ["sagemaker: billable time (ProcessingStartTime to ProcessingEndTime per job):"]
