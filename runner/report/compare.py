@@ -112,12 +112,26 @@ def inputs_hash(profile_dir: Path, reference: str, baseline: str, groups: dict, 
     return h.hexdigest()[:16]
 
 
+def records_hash(profile_dir: Path, only=None) -> str:
+    """Every run's metrics.json as it is now (of the runs in `only`, when given): a record
+    rewritten in place (a recollected job, a hand edit) changes it, as a new run folder does."""
+    h = hashlib.sha256()
+    for record in sorted(profile_dir.glob("*/metrics.json")):
+        if only is not None and record.parent.name not in only:
+            continue
+        h.update(record.parent.name.encode() + b"\0" + record.read_bytes())
+    return h.hexdigest()[:16]
+
+
 def is_current(profile_dir: Path, reference: str, baseline: str, groups: dict, only=None) -> bool:
     try:
         summary = json.loads((profile_dir / SUMMARY_DIR / "summary.json").read_text())
     except (OSError, ValueError):
         return False
-    return summary.get("inputs") == inputs_hash(profile_dir, reference, baseline, groups, only)
+    if summary.get("inputs") != inputs_hash(profile_dir, reference, baseline, groups, only):
+        return False
+    # A summary written before records were hashed has no "records": judged by its inputs.
+    return "records" not in summary or summary["records"] == records_hash(profile_dir, only)
 
 
 def summarize(
@@ -148,6 +162,7 @@ def summarize(
             k: str(Path(p).relative_to(profile_dir / SUMMARY_DIR)) for k, p in figs.items()
         },
         "inputs": inputs_hash(profile_dir, reference, baseline, groups, only),
+        "records": records_hash(profile_dir, only),
         "created": now(),
     }
     write_json(profile_dir / SUMMARY_DIR / "summary.json", summary)
