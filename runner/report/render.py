@@ -196,6 +196,10 @@ def pages(ctx: dict) -> dict[str, tuple[str, dict]]:
             "predictions.md.j2",
             {"gallery": ctx["summary"].get("predictions"), "figure_dir": "study/figures/"},
         ),
+        "learned.md": (
+            "learned.md.j2",
+            {"learned": ctx["summary"].get("learned"), "figure_dir": "study/figures/"},
+        ),
     }
     for name, m in ctx["models"].items():
         out[f"runs/{name}.md"] = ("run.md.j2", {"name": name, "m": m})
