@@ -265,6 +265,11 @@ def test_data_uploads_once_per_data_version(aws, tiny_msl):
 def test_create_processing_job_request(aws, tiny_msl, smoke_plan):
     backend = sm.SageMakerBackend.from_env(tiny_msl)
     requests = capture(backend.session.sagemaker_client, "CreateProcessingJob")
+    owners: list[tuple[str, str | None]] = []
+    backend.s3.meta.events.register(
+        "before-parameter-build.s3.*",
+        lambda params, model, **_: owners.append((model.name, params.get("ExpectedBucketOwner"))),
+    )
     run = smoke_plan.runs["cnn"]
     task = Task(run, "fp123", lifecycle.RunFolder(run))
     backend.start([task], INJECTED, lambda _: None)
@@ -273,6 +278,9 @@ def test_create_processing_job_request(aws, tiny_msl, smoke_plan):
     backend._fill_slots()
     job = backend.jobs["cnn"]
     assert job.status == "Submitted" and backend.active == [job]
+    # Every S3 call expects the bucket to be the role's account's (ExpectedBucketOwner).
+    assert {"GetObject", "ListObjectsV2", "PutObject"} <= {op for op, _ in owners}
+    assert {owner for _, owner in owners} == {"123456789012"}
     assert sm.Ledger(layout.ledger_file("smoke")).load()[job.name]["fingerprint"] == "fp123"
 
     assert re.fullmatch(r"msl-smoke-cnn-\d{8}-\d{6}-[0-9a-f]{6}", job.name)

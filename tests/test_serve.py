@@ -169,6 +169,7 @@ def test_deploy_invoke_list_undeploy(aws, aws_rules, moto_endpoint, images, caps
 
     (put,) = aws.sent["PutObject"]
     key = put["Key"]
+    assert put["ExpectedBucketOwner"] == "123456789012"  # the role's account
     assert re.fullmatch(rf"{PREFIX}/models/smoke/cnn/[0-9a-f]{{16}}/model\.tar\.gz", key)
     body = aws.s3.get_object(Bucket=BUCKET, Key=key)["Body"].read()
     with tarfile.open(fileobj=io.BytesIO(body)) as tar:
@@ -380,3 +381,46 @@ def test_one_image_over_the_limit_is_named():
         list(batches(x, ["dark.jpg", "bright.jpg"]))
     assert str(info.value).startswith("bright.jpg: its request alone would be 4")
     assert info.value.code == 2
+
+
+def test_max_concurrency_is_checked_before_anything_is_sent(aws, aws_rules, capsys):
+    for value in ("0", "201", "500"):
+        assert main(["deploy", "--profile", "smoke", "--max-concurrency", value]) == 2
+        err = capsys.readouterr().err
+        assert f"--max-concurrency {value}: a serverless endpoint takes 1 to 200" in err
+    assert not aws.sent and not aws_rules.calls()
+
+
+def test_lists_are_filtered_by_the_name_prefix(aws, capsys):
+    """Another team's model and configuration in the account: never listed in full, never
+    looked at (no ListTags), never deleted."""
+    role = "arn:aws:iam::123456789012:role/other"
+    aws.sm.create_model(
+        ModelName="other-team-model",
+        ExecutionRoleArn=role,
+        PrimaryContainer={"Image": "123456789012.dkr.ecr.us-east-1.amazonaws.com/x:1"},
+    )
+    aws.sm.create_endpoint_config(
+        EndpointConfigName="other-team-config",
+        ProductionVariants=[
+            {"VariantName": "v", "ModelName": "other-team-model", "InstanceType": "ml.c5.large"}
+        ],
+    )
+    assert main(["deploy", "--profile", "smoke"]) == 0
+    assert main(["endpoints"]) == 0
+    assert main(["undeploy", "--profile", "smoke"]) == 0
+    capsys.readouterr()
+    for op in ("ListEndpoints", "ListEndpointConfigs", "ListModels"):
+        assert aws.sent[op] and all(p["NameContains"] == PREFIX for p in aws.sent[op]), op
+    looked_at = [p["ResourceArn"] for p in aws.sent["ListTags"]]
+    assert looked_at and not [arn for arn in looked_at if "other-team" in arn]
+    assert [m["ModelName"] for m in aws.sm.list_models()["Models"]] == ["other-team-model"]
+
+
+def test_clients_retry_and_wait_out_a_cold_start(aws):
+    from runner.serving.endpoints import Endpoints
+
+    api = Endpoints(REGION, PREFIX)
+    for client in (api.sm, api.runtime):
+        assert client.meta.config.retries["mode"] == "standard"
+    assert api.runtime.meta.config.read_timeout == serving_aws.INVOKE_READ_TIMEOUT_S > 60

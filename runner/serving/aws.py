@@ -8,11 +8,13 @@ import re
 from runner.backends import sagemaker as sm
 
 SERVING_IMAGE_ENV = "SAGEMAKER_SERVING_IMAGE"
-# AWS's Deep Learning Containers registry, used when the SDK's image table is not installed.
-DLC_PATTERN = "763104351884.dkr.ecr.{region}.amazonaws.com/tensorflow-inference:{version}-{proc}"
+MAX_CONCURRENCY = (1, 200)  # ServerlessConfig.MaxConcurrency
 SERVERLESS_MEMORY_MB = (1024, 2048, 3072, 4096, 5120, 6144)
 VARIANT = "AllTraffic"
 REQUEST_BYTES = 4_000_000  # a serverless request carries at most 4 MB (real-time: 6 MB)
+# A serverless endpoint's cold start can take tens of seconds: invoke waits this long for an
+# answer before botocore gives up (its default, 60 s, would re-send the request silently).
+INVOKE_READ_TIMEOUT_S = 180
 BODY_LIMIT = REQUEST_BYTES - 100_000  # what invoke sends at most: a 100 kB margin under it
 NAME_MAX = 63
 DENIED = {"AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "NotAuthorized"}
@@ -25,6 +27,28 @@ class ServeError(Exception):
     def __init__(self, message: str, code: int = 1):
         super().__init__(message)
         self.code = code
+
+
+def clients(session, region: str) -> tuple:
+    """(sagemaker, sagemaker-runtime): standard retries with backoff on both; invoke's read
+    timeout above a serverless cold start, so a slow first answer is waited for, not re-sent."""
+    from botocore.config import Config
+
+    api = session.client(
+        "sagemaker",
+        region_name=region,
+        config=Config(retries={"mode": "standard", "max_attempts": 5}, connect_timeout=10),
+    )
+    runtime = session.client(
+        "sagemaker-runtime",
+        region_name=region,
+        config=Config(
+            retries={"mode": "standard", "max_attempts": 3},
+            connect_timeout=10,
+            read_timeout=INVOKE_READ_TIMEOUT_S,
+        ),
+    )
+    return api, runtime
 
 
 def boto_session(region: str):
@@ -65,7 +89,6 @@ def serving_image(region: str, instance_type: str | None, tf_version: str | None
     want = tf_version or sm.tensorflow_version()
     # Serverless endpoints run on CPUs; a CPU instance family picks the CPU build.
     itype = instance_type or "ml.c5.large"
-    proc = "gpu" if re.match(r"ml\.[gp]\d", itype) else "cpu"
 
     def key(v: str) -> tuple[int, ...]:
         return tuple(int(p) for p in v.split(".")[:2])
@@ -84,7 +107,11 @@ def serving_image(region: str, instance_type: str | None, tf_version: str | None
             image_scope="inference",
         )
     except ImportError:
-        return DLC_PATTERN.format(region=region, version=".".join(want.split(".")[:2]), proc=proc)
+        raise ServeError(
+            "the endpoint commands need the AWS packages (the SDK knows each region's serving "
+            f"image): `.venv/bin/pip install -e '.[aws]'`, or set {SERVING_IMAGE_ENV}",
+            2,
+        ) from None
     except ValueError as exc:
         raise ServeError(
             f"no AWS TensorFlow Serving image for {itype} in {region} ({exc}); set "

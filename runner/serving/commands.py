@@ -12,6 +12,7 @@ from analysis import paths
 from runner.backends import sagemaker as sm
 from runner.serving import predict
 from runner.serving.aws import (
+    MAX_CONCURRENCY,
     SERVERLESS_MEMORY_MB,
     SERVING_IMAGE_ENV,
     ServeError,
@@ -87,6 +88,13 @@ def deploy_command(args) -> int:
     artifact = predict.find(args.run, args.profile)
     if args.instance_type and not re.fullmatch(r"ml\.[a-z0-9]+\.[a-z0-9]+", args.instance_type):
         raise ServeError(f"--instance-type {args.instance_type!r}: expected e.g. ml.c5.large", 2)
+    low, high = MAX_CONCURRENCY
+    if not low <= args.max_concurrency <= high:
+        raise ServeError(
+            f"--max-concurrency {args.max_concurrency}: a serverless endpoint takes "
+            f"{low} to {high} concurrent invocations",
+            2,
+        )
     # The Processing jobs' settings (role, bucket, region, prefix); their job image is not
     # used here, so a placeholder keeps from_env from resolving one.
     settings = sm.SageMakerBackend.from_env(paths.data_dir(), image="unused").settings
@@ -95,7 +103,7 @@ def deploy_command(args) -> int:
         or os.environ.get(SERVING_IMAGE_ENV)
         or serving_image(settings.region, args.instance_type)
     )
-    api = Endpoints(settings.region, poll_s=settings.poll_s)
+    api = Endpoints(settings.region, settings.prefix, poll_s=settings.poll_s)
     try:
         out = deploy(
             api,
@@ -133,7 +141,7 @@ def invoke_command(args) -> int:
     files, errors = predict.collect(args.images)
     x, files, bad = predict.decode(files, artifact.image_size)
     errors += bad
-    api = Endpoints(region_from_env())
+    api = Endpoints(region_from_env(), prefix_from_env())
     remote = api.invoke(name, artifact.prepare(x), files) if len(x) else np.zeros((0, 0))
     local = artifact.probabilities(x) if len(x) else remote
     differ = []
@@ -164,7 +172,7 @@ def invoke_command(args) -> int:
 def undeploy_command(args) -> int:
     profile = args.profile or predict.published_profile()
     name = _name(args, profile)
-    api = Endpoints(region_from_env())
+    api = Endpoints(region_from_env(), prefix_from_env())
     deleted = api.undeploy(name)
     if deleted:
         print("deleted " + ", ".join(deleted))
@@ -174,7 +182,7 @@ def undeploy_command(args) -> int:
 
 
 def endpoints_command(args) -> int:
-    api = Endpoints(region_from_env())
+    api = Endpoints(region_from_env(), prefix_from_env())
     endpoints = api.tagged("Endpoint")
     live = {n for n, _ in endpoints}
     for name, t in endpoints:

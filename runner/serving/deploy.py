@@ -42,7 +42,11 @@ def deploy(
             f"deploy: {artifact.file} as a TensorFlow Serving SavedModel -> s3://"
             f"{settings.bucket}/{key} ({tarball.stat().st_size / 1e6:.1f} MB)"
         )
-        s3 = api.session.client("s3")
+        from botocore.config import Config
+
+        retries = Config(retries={"mode": "standard", "max_attempts": 5})
+        s3 = api.session.client("s3", config=retries)
+        sm.expect_owner(s3, settings.bucket_owner)
         with open(tarball, "rb") as body:
             api.call(s3, "PutObject", Bucket=settings.bucket, Key=key, Body=body)
     serving = instance_type or f"serverless {memory_mb} MB"

@@ -17,13 +17,13 @@ from runner.serving.aws import BODY_LIMIT, DENIED, ServeError
 class Endpoints:
     """SageMaker's endpoint API for one region; every AWS error becomes one ServeError."""
 
-    def __init__(self, region: str, poll_s: float = 15.0):
+    def __init__(self, region: str, prefix: str, poll_s: float = 15.0):
         self.region = region
+        self.prefix = prefix  # every name deploy gives starts with it; the lists are filtered by it
         self.poll_s = poll_s
         self.sleep = time.sleep
         self.session = aws.boto_session(region)
-        self.sm = self.session.client("sagemaker")
-        self.runtime = self.session.client("sagemaker-runtime")
+        self.sm, self.runtime = aws.clients(self.session, region)
 
     def call(self, client, operation: str, **params):
         """client.<operation>(**params), with AWS's refusal said in one line."""
@@ -114,11 +114,16 @@ class Endpoints:
     # --- undeploy and list ----------------------------------------------------------------------
 
     def tagged(self, kind: str) -> list[tuple[str, dict]]:
-        """(name, tags) of every `kind` (Endpoint, EndpointConfig, Model) deploy created."""
+        """(name, tags) of every `kind` (Endpoint, EndpointConfig, Model) deploy created: the
+        list filtered by the name prefix (NameContains) on AWS's side, ListTags only for those
+        whose name starts with it, so a busy account's other resources are never looked at."""
         items, token = [], None
         while True:
-            page = self.call(self.sm, f"List{kind}s", **({"NextToken": token} if token else {}))
-            items += page.get(f"{kind}s", [])
+            more = {"NextToken": token} if token else {}
+            page = self.call(self.sm, f"List{kind}s", NameContains=self.prefix, **more)
+            items += [
+                i for i in page.get(f"{kind}s", []) if i[f"{kind}Name"].startswith(self.prefix)
+            ]
             token = page.get("NextToken")
             if not token:
                 break

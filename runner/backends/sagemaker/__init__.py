@@ -67,6 +67,7 @@ from runner.backends.sagemaker.settings import (
     TAG,
     Settings,
     default_image,
+    expect_owner,
     settings_from_env,
     tensorflow_version,
 )
@@ -94,6 +95,7 @@ __all__ = [
     "code_bundle",
     "container_requirements",
     "default_image",
+    "expect_owner",
     "job_name",
     "job_parameters",
     "job_tags",

@@ -16,7 +16,12 @@ from runner.backends.sagemaker.requests import (
     code_bundle,
     job_name,
 )
-from runner.backends.sagemaker.settings import UPLOAD_THREADS, Settings, settings_from_env
+from runner.backends.sagemaker.settings import (
+    UPLOAD_THREADS,
+    Settings,
+    expect_owner,
+    settings_from_env,
+)
 from runner.backends.sagemaker.storage import Storage
 from runner.backends.sagemaker.watch import Watch
 
@@ -90,6 +95,7 @@ class SageMakerBackend(Reattach, Queue, Storage, Watch):
                     retries={"mode": "standard", "max_attempts": 5},
                 ),
             )
+            expect_owner(self._s3, self.settings.bucket_owner)
         return self._s3
 
     def describe(self, name: str) -> dict:

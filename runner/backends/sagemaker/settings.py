@@ -40,6 +40,7 @@ class Settings:
     slot_wait_s: float = 3600.0  # how long to wait for a slot while none of our jobs runs
     resubmits: int = 2  # a job that failed with CapacityError or InternalServerError
     resubmit_stopped: bool = False  # a job found Stopped after a restart (--resubmit-stopped)
+    bucket_owner: str = ""  # account ID every S3 call expects to own the bucket (or none)
 
 
 def _require_sdk() -> None:
@@ -138,6 +139,7 @@ def settings_from_env(env: Mapping[str, str] | None = None, **overrides) -> Sett
             "SAGEMAKER_POLL_SECONDS", get("SAGEMAKER_POLL_SECONDS", "poll_s", 30), float
         ),
         pip_install=pip not in {"0", "false", "no", "off"},
+        bucket_owner=bucket_owner(get("SAGEMAKER_BUCKET_OWNER", "bucket_owner"), str(role)),
         resubmit_stopped=str(get("SAGEMAKER_RESUBMIT_STOPPED", "resubmit_stopped", "0")).lower()
         in {"1", "true", "yes", "on"},
         max_jobs=_number(
@@ -153,6 +155,30 @@ def settings_from_env(env: Mapping[str, str] | None = None, **overrides) -> Sett
         },
     )
     return settings
+
+
+def bucket_owner(given: str | None, role: str) -> str:
+    """SAGEMAKER_BUCKET_OWNER, else the account of the role's ARN: the bucket is expected to be
+    the account's own, so a bucket name that belongs to someone else is refused by S3."""
+    if given:
+        if not re.fullmatch(r"\d{12}", str(given)):
+            raise ConfigError(f"SAGEMAKER_BUCKET_OWNER={given!r}: expected a 12-digit account ID")
+        return str(given)
+    m = re.match(r"arn:aws[a-z-]*:iam::(\d{12}):role/", role)
+    return m[1] if m else ""
+
+
+def expect_owner(client, owner: str) -> None:
+    """Every request of this S3 client carries ExpectedBucketOwner=owner (uploads and downloads
+    in parts included), where the operation takes it."""
+    if not owner:
+        return
+
+    def add(params, model, **_):
+        if model.input_shape is not None and "ExpectedBucketOwner" in model.input_shape.members:
+            params.setdefault("ExpectedBucketOwner", owner)
+
+    client.meta.events.register("provide-client-params.s3.*", add)
 
 
 def tensorflow_version() -> str:
