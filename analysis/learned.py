@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import io
 import json
+import sys
 import textwrap
 from dataclasses import dataclass
 from pathlib import Path
@@ -677,4 +678,8 @@ def study(
             return render(ref, other, fig_dir, root)
         except LearnedError:
             continue
+        except (OSError, ValueError) as exc:  # the other network's file: the CNN's figures still
+            if other is None:
+                raise
+            print(f"learned: {local / MODEL_FILE} left out ({exc})", file=sys.stderr)
     return None

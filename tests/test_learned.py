@@ -207,3 +207,34 @@ def test_the_runner_step_is_pending_without_the_network_or_the_data(tmp_path):
     (run / "model.json").write_text(json.dumps({"class_ids": [0, 1], "class_names": ["a", "b"]}))
     assert learned.study(tmp_path / "standard", "cnn", figs, data) is None  # no data set
     assert not figs.exists()
+
+
+def test_the_runner_step_draws_the_locally_connected_network_only_when_it_is_current(
+    tmp_path, monkeypatch
+):
+    from analysis import paths
+
+    profile = tmp_path / "standard"
+    for run in ("cnn", learned.LOCAL_RUN):
+        (profile / run).mkdir(parents=True)
+        (profile / run / "model.keras").write_bytes(b"")
+    (profile / "cnn" / "predictions.npz").write_bytes(b"")
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / paths.SYNSET_FILE).write_text("")
+    calls = []
+
+    def render(ref, other, fig_dir, root):
+        calls.append(other and other.name)
+        if other is not None and "broken" in calls:
+            raise ValueError("cannot read the file")
+        return {"local": other is not None}
+
+    monkeypatch.setattr(learned, "render", render)
+    assert learned.study(profile, "cnn", tmp_path, data, ["cnn", learned.LOCAL_RUN]) == {
+        "local": True
+    }
+    assert learned.study(profile, "cnn", tmp_path, data, ["cnn"]) == {"local": False}
+    calls[:] = ["broken"]  # an unreadable network of its own: the CNN's figures all the same
+    assert learned.study(profile, "cnn", tmp_path, data, None) == {"local": False}
+    assert calls == ["broken", learned.LOCAL_RUN, None]
