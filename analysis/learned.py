@@ -170,6 +170,12 @@ def first_filters(model) -> dict[str, np.ndarray]:
     }
 
 
+def filters_differ(panels: dict[str, np.ndarray]) -> bool:
+    """Whether any two panels hold different filters (one panel: False)."""
+    tiles = list(panels.values())
+    return any(not np.allclose(tiles[0], t) for t in tiles[1:])
+
+
 # --- feature maps and Grad-CAM (keras.ops; the gradient is the backend's) ------------------------
 
 
@@ -568,6 +574,8 @@ def render(reference_dir: Path, local_dir: Path | None, out_dir: Path, data_dir)
             "kernel_size": _kernel(filter_layers(net.model)[0]),
             "filters": int(filter_layers(net.model)[0].output.shape[-1]),
             "filter_panels": list(first),
+            # whether the panels' filters differ (a convolution has one panel: False)
+            "filters_differ": filters_differ(first),
             "blocks": [
                 {"layer": name, "shape": list(m.shape[1:]), "channels": ch}
                 for (name, m), ch in zip(blocks, channels, strict=True)

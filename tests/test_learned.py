@@ -101,7 +101,7 @@ def test_local_filters_are_the_windows_the_layer_multiplies():
         "near the top-left corner (row 1, column 1)",
     ]
     assert all(t.shape == (4, 3, 3, 3) for t in panels.values())
-    assert not np.allclose(*panels.values())  # each position has its own filters
+    assert learned.filters_differ(panels)  # each position has its own filters
     assert learned.cam_layer(model) == "relu2"
     assert [b.name for b in learned.block_layers(model)] == ["pool1", "pool2"]
     cam = learned.grad_cam(model, x * 50 + 128, [1])
@@ -114,6 +114,8 @@ def test_convolution_filters_are_one_panel_and_feature_maps_one_per_block():
     model = models.build_cnn(16, 3, (3, 3), (8, 16))
     panels = learned.first_filters(model)
     assert list(panels) == ["the same filters at every position"]
+    assert not learned.filters_differ(panels)
+    assert not learned.filters_differ({"a": np.zeros((2, 3, 3, 3)), "b": np.zeros((2, 3, 3, 3))})
     assert panels["the same filters at every position"].shape == (8, 3, 3, 3)
     images = np.random.default_rng(2).uniform(0, 255, (3, 16, 16, 3)).astype("float32")
     maps = learned.feature_maps(model, images)
