@@ -20,7 +20,7 @@ RUNNER := $(PY) -m runner
 SITE_INPUTS := $(shell find report templates hooks -type f 2>/dev/null) mkdocs.yml \
                $(shell find results/$(PROFILE) -name run.json -o -name summary.json 2>/dev/null)
 
-.PHONY: help venv data check run results pages site all serve dist browser test bench lint format status clean predict mutate
+.PHONY: help venv data check run results pages site all serve dist browser test bench lint format status clean predict mutate lock
 
 help: ## list the targets and the variables they take
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-9s %s\n", $$1, $$2}'
@@ -64,6 +64,9 @@ all: data check results site ## everything: data check -> runs -> pages -> site
 
 dist: site/index.html ## zip the site of the pages last rendered into dist/site.zip (opens from disk)
 	$(PY) -m runner.dist site dist/site.zip
+
+lock: $(STAMP) ## hash-lock the SageMaker job's packages from pyproject.toml (PyPI; runner/backends/sagemaker/container/requirements.lock)
+	$(PY) -m runner.backends.sagemaker.lock $(ARGS)
 
 serve: $(STAMP) ## serve the report at http://127.0.0.1:8000
 	$(VENV)/bin/mkdocs serve

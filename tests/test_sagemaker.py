@@ -870,13 +870,14 @@ def stage(tmp_path: Path, notebook: Path, params: dict, data: Path) -> Path:
     return base
 
 
-def entrypoint(base: Path, notebook: str) -> subprocess.CompletedProcess:
+def entrypoint(base: Path, notebook: str, extra: dict | None = None) -> subprocess.CompletedProcess:
     env = {
         **os.environ,
         "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
         "STUDY_PROCESSING_DIR": str(base),
         "STUDY_WORK_DIR": str(base.parent / "work"),
         "STUDY_PIP_INSTALL": "0",
+        **(extra or {}),
     }
     return subprocess.run(
         ["bash", str(base / "input" / "code" / "entrypoint.sh"), notebook],

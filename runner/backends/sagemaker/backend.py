@@ -14,6 +14,7 @@ from runner.backends.sagemaker.ledger import Ledger, Reattach
 from runner.backends.sagemaker.queue import Queue
 from runner.backends.sagemaker.requests import (
     code_bundle,
+    container_requirements,
     job_name,
 )
 from runner.backends.sagemaker.settings import (
@@ -41,6 +42,7 @@ class SageMakerBackend(Reattach, Queue, Storage, Watch):
         self.injected: dict = {}
         self.data_uri = ""
         self.bundle = b""
+        self.requirements = ""
         self.ledger: Ledger | None = None
         self.queue: list[Job] = []  # waiting for a slot, in plan order
         self.active: list[Job] = []  # submitted, not yet ended
@@ -127,6 +129,7 @@ class SageMakerBackend(Reattach, Queue, Storage, Watch):
                 )
             return
         self.bundle = code_bundle()
+        self.requirements = container_requirements()  # the lock, checked against pyproject
         self._reattach(tasks)
 
     def submit(self, task: Task) -> None:

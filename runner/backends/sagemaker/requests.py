@@ -14,6 +14,7 @@ from pathlib import Path
 from analysis import paths
 from runner.backends.sagemaker.job import Job
 from runner.backends.sagemaker.settings import TAG, Settings
+from runner.errors import ConfigError
 from runner.plan import Run
 
 # Where SageMaker mounts the job's inputs and collects its output inside the container.
@@ -25,6 +26,7 @@ CONTAINER_OUTPUT = f"{CONTAINER_BASE}/output"
 
 ENTRYPOINT = Path(__file__).resolve().parent / "container" / "entrypoint.sh"
 JOB_NAME_MAX = 63
+LOCK_FILE = Path(__file__).resolve().parent / "container" / "requirements.lock"
 # Not installed into the container: the image brings its own TensorFlow (a GPU build on GPU
 # instances), and the site tools are never used there.
 CONTAINER_SKIP = re.compile(r"^(tensorflow|tensorflow-cpu|mkdocs.*)$")
@@ -79,15 +81,38 @@ def code_bundle() -> bytes:
     return buf.getvalue()
 
 
-def container_requirements() -> str:
-    """The project's pinned dependencies, less TensorFlow (the image's) and the site tools."""
+def _name(requirement: str) -> str:
+    return re.sub(r"[-_.]+", "-", re.split(r"[=<>!~\[; ]", requirement)[0]).lower()
+
+
+def container_requirements(locked: bool = True) -> str:
+    """What the job installs: the hash-locked container/requirements.lock (`make lock`), which
+    must pin every dependency pyproject.toml pins, less TensorFlow (the image's) and the site
+    tools; with locked=False, those pins alone (what the lock is made from)."""
     pyproject = paths.ROOT / "pyproject.toml"
     try:
         deps = tomllib.loads(pyproject.read_text())["project"]["dependencies"]
     except (OSError, KeyError, tomllib.TOMLDecodeError):
         return ""
-    keep = [d for d in deps if not CONTAINER_SKIP.match(re.split(r"[=<>!~\[; ]", d)[0].lower())]
-    return "\n".join(keep) + "\n"
+    keep = [d for d in deps if not CONTAINER_SKIP.match(_name(d))]
+    if not locked:
+        return "\n".join(keep) + "\n"
+    try:
+        text = LOCK_FILE.read_text()
+    except OSError:
+        raise ConfigError(f"{LOCK_FILE} is missing: run `make lock`") from None
+    locked_pins = {
+        f"{_name(line.split('==')[0])}=={line.split('==')[1].split()[0]}"
+        for line in text.splitlines()
+        if "==" in line and not line.startswith("#")
+    }
+    stale = [d for d in keep if f"{_name(d)}=={d.split('==')[-1].strip()}" not in locked_pins]
+    if stale:
+        raise ConfigError(
+            f"{LOCK_FILE} does not lock {', '.join(stale)} as pyproject.toml pins it: "
+            "run `make lock`"
+        )
+    return text
 
 
 def processing_job_request(

@@ -11,7 +11,6 @@ from runner import state
 from runner.backends.sagemaker.job import Job, Log
 from runner.backends.sagemaker.requests import (
     ENTRYPOINT,
-    container_requirements,
     job_parameters,
 )
 from runner.backends.sagemaker.settings import UPLOAD_THREADS
@@ -104,8 +103,7 @@ class Storage:
             "code/analysis.tar.gz": self.bundle,
             "params/params.json": json.dumps(job_parameters(run, self.injected), indent=2).encode(),
         }
-        requirements = container_requirements()
-        if requirements:
-            objects["code/requirements.txt"] = requirements.encode()
+        if self.requirements:
+            objects["code/requirements.txt"] = self.requirements.encode()
         for rel, body in objects.items():
             self.s3.put_object(Bucket=self.settings.bucket, Key=f"{job.prefix}/{rel}", Body=body)

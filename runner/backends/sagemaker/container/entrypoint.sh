@@ -5,7 +5,7 @@
 #
 # Inputs under $STUDY_PROCESSING_DIR (default /opt/ml/processing, as SageMaker mounts them):
 #   input/code/     entrypoint.sh, <notebook>.ipynb, analysis.tar.gz (the library),
-#                   requirements.txt (optional: pinned packages the image lacks)
+#                   requirements.txt (optional: hash-locked packages the image lacks)
 #   input/params/   params.json (the notebook's parameters)
 #   input/data/     the MSL data set
 # Output: output/<notebook>.ipynb (the executed copy), output/run.log (Papermill's log) and
@@ -55,9 +55,12 @@ work="${STUDY_WORK_DIR:-$(mktemp -d)}"
 mkdir -p "$work" "$out"
 tar -xzf "$code/analysis.tar.gz" -C "$work"
 if [[ -f "$code/requirements.txt" && "${STUDY_PIP_INSTALL:-1}" != 0 ]]; then
-  echo "entrypoint: installing $(grep -c . "$code/requirements.txt") pinned packages"
+  # Every package and dependency pinned with its SHA-256 (container/requirements.lock): pip
+  # refuses any file whose bytes differ, resolves nothing and builds nothing.
+  echo "entrypoint: installing $(grep -c '^[^#]' "$code/requirements.txt") hash-locked packages"
   PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_ROOT_USER_ACTION=ignore \
-    "$python" -m pip install --quiet --no-cache-dir -r "$code/requirements.txt"
+    "$python" -m pip install --quiet --no-cache-dir --require-hashes --no-deps \
+    --only-binary :all: -r "$code/requirements.txt"
 fi
 
 export PYTHONPATH="$work${PYTHONPATH:+:$PYTHONPATH}"
