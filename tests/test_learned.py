@@ -240,3 +240,98 @@ def test_the_runner_step_draws_the_locally_connected_network_only_when_it_is_cur
     calls[:] = ["broken"]  # an unreadable network of its own: the CNN's figures all the same
     assert learned.study(profile, "cnn", tmp_path, data, None) == {"local": False}
     assert calls == ["broken", learned.LOCAL_RUN, None]
+
+
+def fake_summary(local: bool) -> dict:
+    """What `learned.render` returns, by hand: the page reads nothing else."""
+
+    def net(run, first, shape):
+        return {
+            "run": run,
+            "seed": 0,
+            "image_size": 48,
+            "first_layer": first,
+            "kernel_size": 3,
+            "filters": 32,
+            "filter_panels": ["centre (row 24, column 24)", "near (row 6, column 6)"],
+            "filters_differ": run != "cnn",
+            "blocks": [
+                {"layer": f"pool{i}", "shape": shape(i), "channels": [0, 1, 2, 3]} for i in (1, 2)
+            ],
+            "cam_layer": "relu2",
+            "cam_shape": [12, 12],
+        }
+
+    def answer(name, p, ok):
+        return {"pred_id": 1, "pred_name": name, "probability": p, "correct": ok}
+
+    nets = {"cnn": net("cnn", "conv1_3x3", lambda i: [48 >> i, 48 >> i, 16 << i])}
+    if local:
+        nets["local"] = net(
+            "locally-connected", "local1_3x3", lambda i: [48 >> i, 48 >> i, 16 << i]
+        )
+    keys = list(nets)
+    figures = {
+        f"{kind}_{k}": f"learned_{kind}_{k}.png" for kind in ("filters", "features") for k in keys
+    }
+    figures |= {"gradcam_1": "learned_gradcam_1.png"}
+    images = [
+        {
+            "file": f"calibrated/img{j}.JPG",
+            "role": role,
+            "true_name": "drt side",
+            **{k: answer("ground", 0.5 + j / 10, j > 1) for k in keys},
+            "cam_correlation": 0.25 if local else None,
+        }
+        for j, role in enumerate(["mistake", "mistake", "correct A", "example"])
+    ]
+    return {
+        "reference": "cnn",
+        "local_run": learned.LOCAL_RUN,
+        "networks": nets,
+        "local": local,
+        "figures": figures,
+        "feature_images": [
+            {
+                "file": "calibrated/feat.JPG",
+                "true_name": "wheel",
+                **{k: answer("wheel", 0.9, True) for k in keys},
+            }
+        ],
+        "pairs": [
+            {
+                "true_name": "drt side",
+                "pred_name": "ground",
+                "count": 118,
+                "figure": "learned_gradcam_1.png",
+                "images": images,
+            }
+        ],
+        "right": {k: 2 for k in keys},
+        "shown": 4,
+        "cam_correlation_mean": 0.25 if local else None,
+    }
+
+
+def _page(summary):
+    from runner.report import render
+
+    template = render.environment().get_template("learned.md.j2")
+    return template.render(learned=summary, figure_dir="study/figures/")
+
+
+def test_the_page_shows_every_figure_and_says_what_is_pending():
+    assert "Pending" in _page(None) and "![" not in _page(None)
+    for local in (False, True):
+        summary = fake_summary(local)
+        text = _page(summary)
+        assert text.startswith("# What the network learned")
+        linked = [line.split("](")[1].rstrip(")") for line in text.splitlines() if "![" in line]
+        assert sorted(linked) == sorted(f"study/figures/{f}" for f in summary["figures"].values())
+        assert ("Locally connected network pending" in text) is not local
+        assert "img3.JPG" in text and "an image of the class" in text
+        if local:
+            assert "2,304 positions" in text and "positions shown differ" in text
+            assert "mean correlation of 0.25" in text and "| 0.25 |" in text
+        else:
+            assert "Pending: this comparison" in text and "correlation" not in text
