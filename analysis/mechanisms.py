@@ -68,6 +68,15 @@ def _shifted_drop(run: dict) -> list[float] | None:
     return (per_seed[:, 0] - per_seed[:, -1]).tolist()
 
 
+def train_images(run: dict) -> int | None:
+    """How many images a run trained on: recorded by the mechanism notebook, else the train
+    counts of its per-class shift table (the model notebook's runs train on all of train)."""
+    if run.get("timing", {}).get("train_images"):
+        return int(run["timing"]["train_images"])
+    rows = run.get("shift", {}).get("per_class")
+    return int(sum(r["train"] for r in rows)) if rows else None
+
+
 def data_size_curve(runs: dict, members: list[str], reference: str, baseline: str) -> dict:
     """Test accuracy against training images, per model kind: the data-size runs and, at the
     full set, the reference and the baseline themselves."""
@@ -85,7 +94,7 @@ def data_size_curve(runs: dict, members: list[str], reference: str, baseline: st
                 {
                     "run": name,
                     "fraction": fraction,
-                    "train_images": m["timing"].get("train_images"),
+                    "train_images": train_images(m),
                     "accuracy": m["test"]["accuracy"],
                     "accuracy_std": m["test"].get("accuracy_std", 0.0),
                     "accuracy_per_seed": list(study.seed_values(m).values()),

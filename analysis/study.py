@@ -586,6 +586,14 @@ def findings(
         "replicated_runs": sorted(replicas or {}),
     }
     ctx = {"groups": image_groups, "replicas": replicas}
+    out["reference"], out["baseline_run"] = reference, baseline
+    if image_groups is not None:
+        # Each run's test accuracy with its interval over seeds and image groups.
+        out["intervals"] = {
+            name: verdicts.hierarchical_bootstrap([(1.0, verdicts.correct(p))], image_groups)
+            for name, p in preds.items()
+            if same_test_images(p, preds[reference])
+        }
     if reference in runs and baseline in runs:
         c = compare(reference, baseline, runs, preds, **ctx)
         c["parameter_ratio"] = (
@@ -609,6 +617,13 @@ def findings(
         out["gap"] = gap_decomposition(out["shift"])
         out["consistency"] = consistency(runs[reference])
         out["baselines"] = runs[reference].get("baselines")
+    from analysis import shift  # instruments from file names; no images read
+
+    out["instruments"] = {
+        name: shift.predictions_by_instrument(p)
+        for name, p in preds.items()
+        if groups.get(name) != "recipe" and "val_pred" in p
+    }
     out["table"] = [
         summary_row(n, m)
         for n, m in runs.items()

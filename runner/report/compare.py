@@ -139,7 +139,7 @@ def summarize(
 ) -> dict:
     """The findings (analysis.study) and the study's figures for one profile's results."""
     # SciPy and Matplotlib load here, not at import: a no-op `make all` never gets this far.
-    from analysis import study, study_figures
+    from analysis import mechanism_figures, study, study_figures
 
     runs = load_runs(profile_dir, only)
     preds = {name: _predictions(profile_dir / name) for name in runs}
@@ -148,6 +148,7 @@ def summarize(
     scout = {name: study.scout_summary(rows) for name, rows in load_scout().items()}
     fig_dir = profile_dir / SUMMARY_DIR / "figures"
     figs = study_figures.draw_all(found, scout, runs, reference, baseline, groups, fig_dir)
+    figs.update(mechanism_figures.draw(found, runs, fig_dir))
     summary = {
         "profile": profile_dir.name,
         "reference": reference,

@@ -189,6 +189,8 @@ def pages(ctx: dict) -> dict[str, tuple[str, dict]]:
         "baseline.md": ("baseline.md.j2", {}),
         "kernels.md": ("kernels.md.j2", {}),
         "interpretation.md": ("interpretation.md.j2", {}),
+        "mechanisms.md": ("mechanisms.md.j2", {}),
+        "statistics.md": ("statistics.md.j2", {}),
         "runs/index.md": ("runs.md.j2", {}),
         "performance.md": ("performance.md.j2", {}),
         "dataset.md": ("dataset.md.j2", {"m": ctx["eda"]}),
