@@ -549,7 +549,7 @@ def render(reference_dir: Path, local_dir: Path | None, out_dir: Path, data_dir)
     out_dir = Path(out_dir)
     figures, layers, answers, cams, shown = {}, {}, {}, {}, {}
     for key, net in nets.items():
-        images = test_images(data_dir, net.image_size, files)
+        images = test_images(data_dir, net.image_size, files, p.max_per_split)  # as the run
         shown[key] = images
         probs = predict(net.model, images)
         answers[key] = [
