@@ -16,7 +16,7 @@ import pytest  # noqa: E402
 from matplotlib.legend import Legend  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from analysis import display, figures, paths, study_figures  # noqa: E402
+from analysis import display, figures, mechanism_figures, paths, study_figures  # noqa: E402
 from runner.report import compare  # noqa: E402
 
 
@@ -90,6 +90,7 @@ def drawn(tmp_path_factory):
             {},
             out_dir,
         )
+        drawn.update(mechanism_figures.draw(summary["findings"], runs, out_dir))
         images = np.random.default_rng(0).integers(0, 256, (24, 48, 48, 3), dtype=np.uint8)
         names = [f"mastcam cal target {i}" for i in range(24)]  # the longest class names
         study_figures.class_strip(list(images), names, out_dir / "classes.png")
