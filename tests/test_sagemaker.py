@@ -558,11 +558,12 @@ def test_the_limit_recovers_when_the_quota_frees(fake_sm, tiny_msl, smoke_plan):
 
     thread = threading.Thread(target=raise_the_quota, daemon=True)
     thread.start()
+    runs = ["eda", "baseline", "cnn", "kernel-5x5"]
     out = execute.run_plan(
-        smoke_plan, FIVE, tiny_msl, backend=backend_for(tiny_msl), log=lambda _: None
+        smoke_plan, runs, tiny_msl, backend=backend_for(tiny_msl), log=lambda _: None
     )
     thread.join()
-    assert out.failed == [] and fake_sm.creates_per_run() == dict.fromkeys(FIVE, 1)
+    assert out.failed == [] and fake_sm.creates_per_run() == dict.fromkeys(runs, 1)
     assert fake_sm.refused and fake_sm.max_running >= 2  # without recovery: 1
 
 
@@ -605,19 +606,24 @@ def test_a_notebook_error_is_not_resubmitted(fake_sm, tiny_msl, smoke_plan):
     assert out.failed == ["eda"] and fake_sm.creates_per_run() == {"eda": 1}
 
 
-def killed_with_a_job_running(fake_sm, tiny_msl, tmp_path) -> str:
-    """A runner killed (SIGKILL) while its one job runs; the job's name."""
+def left_running(fake_sm, tiny_msl, smoke_plan) -> str:
+    """A job submitted by a runner that then died (nothing cleaned up, the ledger written);
+    the job's name. In-process: the reattaching runner computes the same fingerprint."""
     fake_sm.duration = 600
-    proc = start_runner(tmp_path, tiny_msl, "eda")
-    wait_for(lambda: len(fake_sm.created) == 1, "the job submitted", proc)
-    proc.kill()
-    proc.wait(timeout=30)
+    run = smoke_plan.runs["eda"]
+    fingerprint = state.fingerprints(smoke_plan.runs.values(), tiny_msl)["eda"]
+    task = Task(run, fingerprint, lifecycle.RunFolder(run))
+    backend = backend_for(tiny_msl)
+    backend.start([task], INJECTED, lambda _: None)
+    backend.submit(task)
+    backend._fill_slots()
+    assert fake_sm.created == ["eda"]
     (name,) = sm.Ledger(layout.ledger_file("smoke")).load()
     return name
 
 
-def test_throttling_during_reattach_keeps_the_ledger_entry(fake_sm, tiny_msl, smoke_plan, tmp_path):
-    name = killed_with_a_job_running(fake_sm, tiny_msl, tmp_path)
+def test_throttling_during_reattach_keeps_the_ledger_entry(fake_sm, tiny_msl, smoke_plan):
+    name = left_running(fake_sm, tiny_msl, smoke_plan)
     fake_sm.throttle_describe = 1000  # beyond botocore's retries and the backend's
     out = execute.run_plan(
         smoke_plan, ["eda"], tiny_msl, backend=backend_for(tiny_msl), log=lambda _: None
@@ -637,10 +643,8 @@ def test_throttling_during_reattach_keeps_the_ledger_entry(fake_sm, tiny_msl, sm
     assert sm.Ledger(layout.ledger_file("smoke")).load() == {}
 
 
-def test_a_job_stopped_while_away_is_reported_not_resubmitted(
-    fake_sm, tiny_msl, smoke_plan, tmp_path
-):
-    name = killed_with_a_job_running(fake_sm, tiny_msl, tmp_path)
+def test_a_job_stopped_while_away_is_reported_not_resubmitted(fake_sm, tiny_msl, smoke_plan):
+    name = left_running(fake_sm, tiny_msl, smoke_plan)
     import boto3
 
     boto3.client("sagemaker", region_name=REGION).stop_processing_job(ProcessingJobName=name)

@@ -393,23 +393,26 @@ def test_max_concurrency_is_checked_before_anything_is_sent(aws, aws_rules, caps
 
 def test_lists_are_filtered_by_the_name_prefix(aws, capsys):
     """Another team's model and configuration in the account: never listed in full, never
-    looked at (no ListTags), never deleted."""
+    looked at (no ListTags), never deleted; ours (as a deploy that failed half-way left them)
+    are found and deleted."""
     role = "arn:aws:iam::123456789012:role/other"
-    aws.sm.create_model(
-        ModelName="other-team-model",
-        ExecutionRoleArn=role,
-        PrimaryContainer={"Image": "123456789012.dkr.ecr.us-east-1.amazonaws.com/x:1"},
-    )
-    aws.sm.create_endpoint_config(
-        EndpointConfigName="other-team-config",
-        ProductionVariants=[
-            {"VariantName": "v", "ModelName": "other-team-model", "InstanceType": "ml.c5.large"}
-        ],
-    )
-    assert main(["deploy", "--profile", "smoke"]) == 0
+    container = {"Image": "123456789012.dkr.ecr.us-east-1.amazonaws.com/x:1"}
+    ours = [{"Key": "msl-study:endpoint", "Value": NAME}]
+    for model, tags in (("other-team-model", []), (f"{NAME}-20260101-120000", ours)):
+        aws.sm.create_model(
+            ModelName=model, ExecutionRoleArn=role, PrimaryContainer=container, Tags=tags
+        )
+        aws.sm.create_endpoint_config(
+            EndpointConfigName=model,
+            ProductionVariants=[
+                {"VariantName": "v", "ModelName": model, "InstanceType": "ml.c5.large"}
+            ],
+            Tags=tags,
+        )
     assert main(["endpoints"]) == 0
+    assert capsys.readouterr().out.count("left over (no endpoint)") == 2
     assert main(["undeploy", "--profile", "smoke"]) == 0
-    capsys.readouterr()
+    assert capsys.readouterr().out.startswith("deleted endpoint configuration")
     for op in ("ListEndpoints", "ListEndpointConfigs", "ListModels"):
         assert aws.sent[op] and all(p["NameContains"] == PREFIX for p in aws.sent[op]), op
     looked_at = [p["ResourceArn"] for p in aws.sent["ListTags"]]
