@@ -182,6 +182,7 @@ def test_the_published_records():
     for r in s["rows"] + s["recipe_rows"]:
         assert sum(r["phases"].values()) == pytest.approx(r["seconds"], abs=0.5)
         assert r["shares"]["training"] > 0.5
-        nb = json.loads((results / r["name"] / "model.ipynb").read_text())
+        record = json.loads((results / r["name"] / "run.json").read_text())
+        nb = json.loads((results / r["name"] / f"{record['notebook']}.ipynb").read_text())
         assert len(cost.epoch_seconds(nb)) == r["epochs"]
     assert s["study"]["runs"] == len(s["rows"])
