@@ -147,6 +147,8 @@ def findings(
                 / runs[reference]["translation"]["image_size"]
             )
             t["drop"] = {n: float(np.mean(d)) for n, d in drops.items()}
+            if _shifted_drop(runs[baseline]):  # for scale: a network with neither ingredient
+                t["drop"][baseline] = float(np.mean(_shifted_drop(runs[baseline])))
             f["translation"] = t  # flatten's loss − GAP's loss when images shift
         out["pooling"] = f
     curve = data_size_curve(runs, sizes, reference, baseline)
