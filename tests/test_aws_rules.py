@@ -249,3 +249,16 @@ def test_the_caller_policy_is_checked_action_by_action():
     assert "AmazonSageMakerFullAccess" not in readme.replace(
         "Do not use `AmazonSageMakerFullAccess`", ""
     )
+
+
+def test_every_sagemaker_test_module_runs_the_check():
+    """A module marked `sagemaker` (the AWS tests) uses the aws_rules fixture for all its tests."""
+    modules = [
+        f
+        for f in sorted((rules.ROOT / "tests").glob("test_*.py"))
+        if "pytest.mark.sagemaker" in f.read_text()
+    ]
+    assert len(modules) >= 4
+    for f in modules:
+        marks = [line for line in f.read_text().splitlines() if line.startswith("pytestmark")]
+        assert marks and '"aws_rules"' in marks[0], f.name

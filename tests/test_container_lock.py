@@ -16,7 +16,7 @@ from runner.backends import sagemaker as sm
 from runner.backends.sagemaker import lock, requests
 from tests.test_sagemaker import FIXTURES, entrypoint, stage
 
-pytestmark = pytest.mark.sagemaker
+pytestmark = [pytest.mark.sagemaker, pytest.mark.usefixtures("aws_rules")]
 
 
 def probe_wheel(folder: Path, body: str = "VALUE = 1\n") -> Path:
