@@ -3,8 +3,10 @@
     .venv/bin/python -m tests.mutation_score [--no-run] [--min 90]
 
 Runs mutmut (configured in pyproject.toml, [tool.mutmut]: analysis/evaluate.py, models.py and
-study.py against tests/test_evaluate.py, test_models.py and test_study.py), then prints the
-score per module and overall and every mutant that was not killed. A mutant counts as killed
+study.py against tests/test_evaluate.py, test_models.py, test_study.py and
+test_study_scout.py; the training rules and the per-run record, analysis/train.py and
+experiment.py, against tests/test_train.py and test_experiment.py), then prints the score per
+module and overall and every mutant that was not killed. A mutant counts as killed
 when a test failed on it; "survived", "no tests" (no unit test calls the function) and
 "timeout" count against the score: a hang is more often the test harness (TensorFlow in a
 forked worker) than a mutant caught. mutmut remembers its work in mutants/, so a second run
