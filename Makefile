@@ -93,7 +93,7 @@ bench: $(STAMP) ## performance figures: training throughput, cache, no-op make (
 	$(PY) -m bench.run $(ARGS)
 	$(PY) -m bench.layers
 
-mutate: $(STAMP) ## mutation testing of the statistics, model and study modules (score, survivors)
+mutate: $(STAMP) ## mutation testing of the statistics, model, study, training and run-record modules (score, survivors)
 	$(PY) -m tests.mutation_score $(ARGS)
 
 lint: $(STAMP) ## ruff check and format check
