@@ -83,3 +83,12 @@ def smoke_site(smoke, tmp_path_factory) -> Path:
         shutil.copy(paths.REPORT_DIR / page, report / page)
     render.render(plan, report, results=results)
     return site.build(report, tmp / "site")
+
+
+@pytest.fixture(scope="session")
+def committed_site(tmp_path_factory) -> Path:
+    """The committed report built once per session (`mkdocs build --strict`), for every test
+    that reads or browses the published site."""
+    from tests import site_text
+
+    return site_text.build_committed(tmp_path_factory.mktemp("committed"))

@@ -50,11 +50,6 @@ class _Quiet(http.server.SimpleHTTPRequestHandler):
 
 
 @pytest.fixture(scope="module")
-def committed_site(tmp_path_factory):
-    return site_text.build_committed(tmp_path_factory.mktemp("committed"))
-
-
-@pytest.fixture(scope="module")
 def visited(committed_site):
     """Open every page at both widths once; what each visit found, by (width name, page)."""
     from playwright.sync_api import sync_playwright

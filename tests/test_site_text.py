@@ -21,8 +21,8 @@ GLOSSARY = paths.REPORT_DIR / "includes" / "glossary.md"
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory):
-    site_dir = site_text.build_committed(tmp_path_factory.mktemp("committed"))
+def built(committed_site):
+    site_dir = committed_site
     return site_dir, {p: (site_dir / p).read_text() for p in site_text.pages(site_dir)}
 
 
