@@ -163,6 +163,24 @@ def pvalue(p: float | None) -> str:
     return f"p = {p:#.2g}"
 
 
+def evidence(c: dict) -> str:
+    """A comparison's p-value and verdict in the study's words: "p = 0.11: **no difference
+    shown**". When p is below 5 % but the verdict is not a difference, the reason is said, so a
+    reader does not take a small p for a finding: "p = 0.037, but the 95 % interval (−0.3 to
+    +20.5 points) includes zero: **no difference shown**"."""
+    text = pvalue(c.get("p_value"))
+    p, ci, verdict = c.get("p_value"), c.get("ci95"), c.get("verdict", "")
+    if verdict != "difference" and p is not None and p < 0.05:
+        if ci and ci[0] <= 0 <= ci[1]:
+            text += (
+                f", but the 95{NBSP}% interval ({points(ci[0])} to {points(ci[1])} points) "
+                "includes zero"
+            )
+        elif "replication" in verdict:
+            text += ", but the replication does not confirm it"
+    return f"{text}: **{verdict}**"
+
+
 def interval(mean: float, ci: list[float] | tuple[float, float]) -> str:
     """A share with its interval: "56.0 % (53.4–58.6)"."""
     lo, hi = ci
@@ -200,6 +218,7 @@ FILTERS = {
     "pct": pct,
     "points": points,
     "pvalue": pvalue,
+    "evidence": evidence,
     "interval": interval,
     "num": num,
     "millions": millions,

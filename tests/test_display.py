@@ -39,6 +39,28 @@ def test_p_values_have_two_significant_figures(p, text):
     assert display.pvalue(p) == text
 
 
+def test_evidence_says_why_a_small_p_is_not_a_difference():
+    nbsp = "\u00a0"
+    no = "no difference shown"
+    assert display.evidence({"p_value": 0.11, "ci95": [-0.011, 0.074], "verdict": no}) == (
+        f"p = 0.11: **{no}**"
+    )
+    small_p = {"p_value": 0.037, "ci95": [-0.0033, 0.2053], "verdict": no}
+    assert display.evidence(small_p) == (
+        f"p = 0.037, but the 95{nbsp}% interval (-0.3 to +20.5 points) includes zero: **{no}**"
+    )
+    both = {"p_value": 0.017, "ci95": [-0.197, -0.033], "verdict": "difference"}
+    assert display.evidence(both) == "p = 0.017: **difference**"
+    unconfirmed = {
+        "p_value": 0.01,
+        "ci95": [0.01, 0.03],
+        "verdict": "not confirmed by the replication",
+    }
+    assert display.evidence(unconfirmed).startswith(
+        "p = 0.010, but the replication does not confirm it: **not confirmed"
+    )
+
+
 def test_shares_points_and_intervals():
     nbsp = "\u00a0"
     assert display.pct(0.56041) == f"56.0{nbsp}%"
