@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from analysis import mechanisms, study
+from analysis import mechanisms, study, verdicts
 from tests.test_study import predictions, run
 
 MEMBERS = {
@@ -140,3 +140,147 @@ def test_nothing_without_the_reference_or_the_runs():
     runs = {k: v for k, v in study_runs().items() if k in ("cnn", "baseline")}
     f = mechanisms.findings(runs, {}, "cnn", "baseline", MEMBERS)
     assert f["runs"] == {} and "weight_sharing" not in f and "data_size" not in f
+
+
+def test_a_finding_carries_its_question_test_and_comparison():
+    f = mechanisms.findings(study_runs(), {}, "cnn", "baseline", MEMBERS)
+    for key in ("weight_sharing", "locality", "parameter_count", "pooling"):
+        x = f[key]
+        assert x["question"] == mechanisms.QUESTIONS[key]
+        assert x["test"] == (
+            "Welch's t-test over seeds; hierarchical bootstrap (seeds × image groups)"
+        )
+        assert x["p_value"] == x["comparison"]["accuracy"]["p_value"] is not None
+        assert (x["comparison"]["a"], x["comparison"]["b"]) == (x["a"], x["b"])
+
+
+def test_the_shift_drop_is_read_at_the_largest_shift():
+    runs = study_runs()
+    for name, drops in (("cnn", [0.05, 0.06, 0.05]), ("cnn-flatten", [0.2, 0.22, 0.25])):
+        runs[name]["translation"] = {
+            "shifts": [0, 6, 12],
+            "image_size": 48,
+            "accuracy_per_seed": [[0.6, 0.9, 0.6 - d] for d in drops],  # the middle one odd
+        }
+    t = mechanisms.findings(runs, {}, "cnn", "baseline", MEMBERS)["pooling"]["translation"]
+    assert t["drop"]["cnn"] == pytest.approx(np.mean([0.05, 0.06, 0.05]))
+    assert t["drop"]["cnn-flatten"] == pytest.approx(np.mean([0.2, 0.22, 0.25]))
+
+
+def test_shares_of_every_step_against_the_lead():
+    runs = study_runs()
+    s = mechanisms.findings(runs, {}, "cnn", "baseline", MEMBERS)["shares"]
+    acc = {
+        n: float(np.mean([p["test"]["accuracy"] for p in r["per_seed"]])) for n, r in runs.items()
+    }
+    lead = acc["cnn"] - acc["baseline"]
+    assert s["lead"] == pytest.approx(lead)
+    assert s["points"] == pytest.approx(
+        {
+            "locality": acc["locally-connected"] - acc["baseline"],
+            "weight_sharing": acc["cnn"] - acc["locally-connected"],
+            "parameter_count": acc["dense-small"] - acc["baseline"],
+            "pooling": acc["cnn"] - acc["cnn-flatten"],
+        }
+    )
+    assert s["share"]["pooling"] == pytest.approx(s["points"]["pooling"] / lead)
+    # no lead: no share to speak of
+    runs["baseline"] = run([0.56, 0.57, 0.55], params={"model": "baseline"})
+    flat = mechanisms.findings(runs, {}, "cnn", "baseline", MEMBERS)["shares"]
+    assert flat["lead"] == pytest.approx(0.0) and set(flat["share"].values()) == {None}
+
+
+def test_recipe_confound_records_both_recipes():
+    runs = study_runs()
+    runs["baseline"]["params"].update(learning_rate=0.0002, epochs=36)
+    runs["baseline-cnn-recipe"]["params"].update(learning_rate=0.002, epochs=24)
+    runs["cnn"]["params"].update(learning_rate=0.002, epochs=24)
+    r = mechanisms.findings(runs, {}, "cnn", "baseline", MEMBERS)["recipe_confound"]
+    assert r["own"] == {"learning_rate": 0.0002, "epochs": 36}
+    assert r["cnn_recipe"] == r["reference_recipe"] == {"learning_rate": 0.002, "epochs": 24}
+    assert r["test_accuracy"] == {
+        "baseline": runs["baseline"]["test"]["accuracy"],
+        "baseline-cnn-recipe": runs["baseline-cnn-recipe"]["test"]["accuracy"],
+    }
+
+
+def grouped_predictions(right_groups: dict, n=120, per_group=12):
+    """Test answers in bursts of `per_group` images (one sol each): a run answers the groups
+    named in `right_groups` right and the others wrong, for every seed."""
+    y = np.arange(n) % 3
+    files = [f"calibrated/{800 + i // per_group:04d}MR{i:06d}_X.JPG" for i in range(n)]
+    groups = np.arange(n) // per_group
+    out = {}
+    for name, right in right_groups.items():
+        ok = np.isin(groups, list(right))
+        out[name] = predictions(y, np.tile(np.where(ok, y, (y + 1) % 3), (3, 1)), files=files)
+    return out, groups
+
+
+def test_the_data_size_interaction_is_decided_with_its_grouped_interval():
+    runs = study_runs()  # Welch over seeds alone: the lead shrinks at 10 % (p < 0.05)
+    names = ["cnn-data-10", "baseline-data-10", "cnn", "baseline"]
+    # on the test images the lead shrinks on half the sols and grows on the other half
+    halves = (range(5), range(0), range(5, 10), range(0))
+    preds, groups = grouped_predictions(dict(zip(names, halves, strict=True)))
+    terms = [(1.0, "cnn-data-10"), (-1.0, "baseline-data-10"), (-1.0, "cnn"), (1.0, "baseline")]
+    got = mechanisms.interaction(terms, runs, preds, groups)
+    want = verdicts.hierarchical_bootstrap(
+        [(w, verdicts.correct(preds[n])) for w, n in terms], groups
+    )
+    assert got["ci95"] == want["ci95"] and got["image_groups"] == 10
+    assert got["runs"] == names and got["weights"] == [1.0, -1.0, -1.0, 1.0]
+    assert got["test"].startswith("Welch–Satterthwaite t-test over seeds; hierarchical")
+    # ten bursts cannot settle what three seeds suggest: the interval spans zero
+    assert got["p_value"] < 0.05 and want["ci95"][0] < 0 < want["ci95"][1]
+    assert got["verdict"] == study.NO_DIFFERENCE
+    # without image groups, or without a run's answers, the seeds decide alone
+    alone = mechanisms.interaction(terms, runs, {}, groups)
+    assert alone["ci95"] is None and alone["image_groups"] is None
+    assert alone["verdict"] == study.DIFFERENCE
+    assert mechanisms.interaction(terms, runs, preds, None)["ci95"] is None
+    partial = {n: p for n, p in preds.items() if n != "baseline"}
+    assert mechanisms.interaction(terms, runs, partial, groups)["ci95"] is None
+
+
+def test_train_images_from_the_record_or_the_shift_table():
+    assert mechanisms.train_images({"timing": {"train_images": 375}}) == 375
+    shift = {"per_class": [{"train": 300, "test": 5}, {"train": 75.0, "test": 9}]}
+    assert mechanisms.train_images({"shift": shift}) == 375
+    assert mechanisms.train_images({"timing": {}, "shift": shift}) == 375
+    assert mechanisms.train_images({"timing": {"train_images": 0}}) is None
+    assert mechanisms.train_images({}) is None
+
+
+def test_the_curve_holds_each_share_of_each_network():
+    runs = study_runs()
+    runs["cnn"]["test"]["accuracy_std"] = 0.01
+    runs["cnn-data-10"]["training"] = {"converged": False}
+    runs["cnn-again"] = run([0.5, 0.5, 0.5])  # all of train again: not a share
+    members = ["cnn-again", "cnn-data-10", "baseline-data-10", "nothing"]
+    c = mechanisms.data_size_curve(runs, members, "cnn", "baseline")
+    assert [r["run"] for r in c["cnn"]] == ["cnn-data-10", "cnn"]
+    assert [r["run"] for r in c["baseline"]] == ["baseline-data-10", "baseline"]
+    small, full = c["cnn"]
+    assert small["accuracy"] == runs["cnn-data-10"]["test"]["accuracy"]
+    assert small["accuracy_per_seed"] == pytest.approx([0.40, 0.41, 0.42])
+    assert (small["accuracy_std"], full["accuracy_std"]) == (0.0, 0.01)
+    assert small["converged"] is False and full["converged"] is None
+
+
+def test_members_are_found_by_their_parameters():
+    runs = study_runs()
+    order = ["baseline-data-10", "cnn-data-10", "baseline-cnn-recipe", "cnn-flatten"]
+    # the 10 % runs are not the recipe check nor the reference shape: their share is not 1
+    assert mechanisms._find(runs, order, model="baseline") == "baseline-cnn-recipe"
+    assert mechanisms._find(runs, order, model="cnn", head="gap") is None
+    assert mechanisms._find(runs, order, model="cnn", head="flatten") == "cnn-flatten"
+    assert mechanisms._find(runs, order, model="cnn", train_fraction=0.1) == "cnn-data-10"
+
+
+def test_recipe_confound_when_the_cnn_recipe_wins_on_val():
+    runs = study_runs()
+    for r in runs["baseline-cnn-recipe"]["per_seed"]:
+        r["val"]["macro_f1"] = 0.9
+    r = mechanisms.findings(runs, {}, "cnn", "baseline", MEMBERS)["recipe_confound"]
+    assert r["difference"] < 0 and r["own_is_better_on_val"] is False

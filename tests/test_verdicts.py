@@ -39,6 +39,37 @@ def test_design_effect_is_one_for_mixed_groups_and_the_group_size_for_uniform_on
     assert 0.5 < verdicts.design_effect(random, groups) < 1.6
 
 
+def design_effect_by_hand(correct, groups):
+    """The design effect's formula, one image and one group at a time."""
+    n = len(correct)
+    p = sum(correct) / n
+    var_iid = sum((c - p) ** 2 for c in correct) / (n - 1) / n
+    resid: dict = {}
+    for c, g in zip(correct, groups):
+        resid[g] = resid.get(g, 0.0) + (c - p)
+    m = len(resid)
+    return (m / (m - 1) * sum(r * r for r in resid.values()) / n**2) / var_iid
+
+
+@pytest.mark.parametrize(
+    "correct, groups",
+    [
+        ([1, 1, 0, 1, 0, 0, 1], [0, 0, 1, 1, 4, 4, 4]),  # ids 2 and 3 unused
+        ([1, 0, 1, 1, 1, 0], [0, 0, 0, 1, 1, 1]),  # two groups
+        ([0, 1, 1, 1, 0, 0, 1, 0, 1], [2, 0, 1, 2, 0, 1, 2, 0, 1]),  # no id 3 above the max
+    ],
+)
+def test_design_effect_equals_its_formula(correct, groups):
+    want = design_effect_by_hand(correct, groups)
+    got = verdicts.design_effect(np.asarray(correct, bool), np.asarray(groups))
+    assert got == pytest.approx(want, rel=1e-12)
+
+
+def test_design_effect_of_one_group_or_no_spread():
+    assert verdicts.design_effect(np.asarray([1.0, 0.0, 1.0]), np.zeros(3, int)) == np.inf
+    assert verdicts.design_effect(np.ones(4), np.asarray([0, 0, 1, 1])) == 1.0
+
+
 def test_choose_grouping_takes_the_largest_design_effect_and_counts_groups():
     correct = np.asarray([1, 1, 1, 1, 0], float)
     got = verdicts.choose_grouping(correct, FILES)
@@ -133,3 +164,10 @@ def test_pairing_gain_measures_what_pairing_by_seed_removes():
     a, b = [0.50, 0.60, 0.70], [0.60, 0.50, 0.40]  # moving apart: pairing doubles it
     assert verdicts.pairing_gain(a, b) == pytest.approx(2.0)
     assert verdicts.pairing_gain([0.5], [0.4]) is None
+
+
+def test_correct_compares_each_seed_with_the_truth_and_groups_ignore_folders():
+    pred = {"y_true": np.asarray([0, 1, 2]), "y_pred": np.asarray([[0, 1, 0], [2, 1, 2]])}
+    assert verdicts.correct(pred).tolist() == [[True, True, False], [False, True, True]]
+    nested = ["a/b/0830MR0036510000500684E01_DRCL.JPG", "c/0830MR0036520000500686E01_DRCL.JPG"]
+    assert verdicts.group_ids(nested, "sol + instrument").tolist() == [0, 0]
