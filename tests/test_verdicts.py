@@ -45,7 +45,7 @@ def design_effect_by_hand(correct, groups):
     p = sum(correct) / n
     var_iid = sum((c - p) ** 2 for c in correct) / (n - 1) / n
     resid: dict = {}
-    for c, g in zip(correct, groups):
+    for c, g in zip(correct, groups, strict=True):
         resid[g] = resid.get(g, 0.0) + (c - p)
     m = len(resid)
     return (m / (m - 1) * sum(r * r for r in resid.values()) / n**2) / var_iid
