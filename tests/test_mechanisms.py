@@ -284,3 +284,103 @@ def test_recipe_confound_when_the_cnn_recipe_wins_on_val():
         r["val"]["macro_f1"] = 0.9
     r = mechanisms.findings(runs, {}, "cnn", "baseline", MEMBERS)["recipe_confound"]
     assert r["difference"] < 0 and r["own_is_better_on_val"] is False
+
+
+def test_smallest_pair_needs_both_networks_at_a_share_below_one():
+    row = lambda f, n: {"fraction": f, "run": n}  # noqa: E731
+    curve_ = {
+        "cnn": [row(0.1, "c10"), row(0.25, "c25"), row(1.0, "cnn")],
+        "baseline": [row(0.25, "b25"), row(0.5, "b50"), row(1.0, "baseline")],
+    }
+    assert mechanisms._smallest_pair(curve_) == ("c25", "b25")
+    only_full = {"cnn": [row(0.1, "c10"), row(1.0, "cnn")], "baseline": [row(1.0, "baseline")]}
+    assert mechanisms._smallest_pair(only_full) is None
+    assert mechanisms._smallest_pair({"cnn": [row(0.1, "c10")]}) is None
+    assert mechanisms._smallest_pair({"baseline": [row(0.1, "b10")]}) is None
+
+
+def test_every_finding_names_its_runs_and_uses_the_replication():
+    runs = study_runs()
+    runs["baseline"]["translation"] = curve([0.3, 0.3, 0.3])
+    for name in ("cnn", "cnn-flatten", "baseline"):  # a middle shift that must not be read
+        t = runs[name]["translation"]
+        t["shifts"] = [0, 6, 12]
+        t["accuracy_per_seed"] = [[row[0], 0.9, row[-1]] for row in t["accuracy_per_seed"]]
+    for name, p in (("cnn", 396024), ("dense-small", 396689), ("baseline", 3700000)):
+        runs[name]["model"]["parameters"] = p
+    # decoys that a looser search would take: a dense run listed before the locally connected
+    # one, a locally connected run with a flatten head before the CNN with one
+    runs["lc-flatten"] = run(
+        [0.1, 0.1, 0.1], params={"model": "locally_connected", "head": "flatten"}
+    )
+    members = {
+        "mechanisms": [
+            "dense-small",
+            "lc-flatten",
+            "locally-connected",
+            "cnn-flatten",
+            "baseline-cnn-recipe",
+        ],
+        "data-size": MEMBERS["data-size"],
+    }
+    replicas = {"cnn": [0.56, 0.57, 0.58], "locally-connected": [0.56, 0.57, 0.58]}
+    f = mechanisms.findings(runs, {}, "cnn", "baseline", members, replicas=replicas)
+    assert f["runs"] == {
+        "locally_connected": "locally-connected",
+        "dense_small": "dense-small",
+        "flatten_head": "cnn-flatten",
+        "baseline_cnn_recipe": "baseline-cnn-recipe",
+    }
+    # the replication finds no difference between the CNN and the locally connected network
+    ws = f["weight_sharing"]
+    assert ws["comparison"]["accuracy"]["replication"]["p_value"] > 0.05
+    assert ws["verdict"] == verdicts.NOT_CONFIRMED
+    assert f["parameter_count"]["parameters"] == {
+        "cnn": 396024,
+        "dense-small": 396689,
+        "baseline": 3700000,
+    }
+    pool = f["pooling"]
+    assert (pool["a"], pool["b"]) == ("cnn", "cnn-flatten")
+    t = pool["translation"]
+    assert t["max_shift_fraction"] == 0.25
+    assert t["drop"] == pytest.approx(
+        {
+            "cnn": np.mean([0.05, 0.06, 0.05]),
+            "cnn-flatten": np.mean([0.2, 0.22, 0.25]),
+            "baseline": 0.3,
+        }
+    )
+    d = f["data_size"]
+    assert d["question"] == mechanisms.QUESTIONS["data_size"]
+    assert (d["a"], d["b"]) == ("cnn-data-10", "baseline-data-10")
+    assert d["primary_metric"].startswith("test accuracy (lead at the smallest share")
+    assert (d["gap_small"]["a"], d["gap_small"]["b"]) == ("cnn-data-10", "baseline-data-10")
+    assert (d["cnn_small_vs_full_baseline"]["a"], d["cnn_small_vs_full_baseline"]["b"]) == (
+        "cnn-data-10",
+        "baseline",
+    )
+    assert set(f["shares"]["points"]) == {
+        "locality",
+        "weight_sharing",
+        "parameter_count",
+        "pooling",
+    }
+    # the baseline alone, or the reference alone, is not enough
+    for missing in ("cnn", "baseline"):
+        assert (
+            mechanisms.findings(
+                {k: v for k, v in runs.items() if k != missing}, {}, "cnn", "baseline", members
+            )
+            == {}
+        )
+
+
+def test_the_data_size_finding_gets_the_grouped_interval():
+    runs = study_runs()
+    names = ["cnn-data-10", "baseline-data-10", "cnn", "baseline"]
+    halves = (range(5), range(0), range(5, 10), range(0))
+    preds, groups = grouped_predictions(dict(zip(names, halves, strict=True)))
+    f = mechanisms.findings(runs, preds, "cnn", "baseline", MEMBERS, groups=groups)
+    assert f["data_size"]["ci95"] is not None and f["data_size"]["image_groups"] == 10
+    assert f["data_size"]["verdict"] == study.NO_DIFFERENCE
