@@ -171,3 +171,55 @@ def test_correct_compares_each_seed_with_the_truth_and_groups_ignore_folders():
     assert verdicts.correct(pred).tolist() == [[True, True, False], [False, True, True]]
     nested = ["a/b/0830MR0036510000500684E01_DRCL.JPG", "c/0830MR0036520000500686E01_DRCL.JPG"]
     assert verdicts.group_ids(nested, "sol + instrument").tolist() == [0, 0]
+
+
+def test_welch_with_one_seed_on_one_side_or_one_side_without_spread():
+    one = verdicts.welch([0.5], [0.4, 0.42, 0.41])
+    assert one["p_value"] is None and one["difference"] == pytest.approx(0.5 - 0.41)
+    assert verdicts.welch([0.4, 0.42, 0.41], [0.5])["p_value"] is None
+    assert verdicts.welch([], [0.4, 0.5])["difference"] is None
+    # one side constant, the other spread: Welch's t-test is defined and is used
+    flat, spread = [0.5, 0.5, 0.5], [0.40, 0.44, 0.48]
+    want = stats.ttest_ind(flat, spread, equal_var=False).pvalue
+    assert verdicts.welch(flat, spread)["p_value"] == pytest.approx(want)
+    assert verdicts.welch(spread, flat)["p_value"] == pytest.approx(want)
+    assert 0 < want < 1
+    assert verdicts.welch(["0.5", "0.6"], ["0.4", "0.5"])["difference"] == pytest.approx(0.1)
+
+
+def test_welch_contrast_weights_and_degenerate_cases():
+    a, b = [0.50, 0.55, 0.52], [0.40, 0.41, 0.47]
+    half = verdicts.welch_contrast([(0.5, a), (-0.5, b)])  # the mean of a − b, halved
+    full = verdicts.welch_contrast([(1, a), (-1, b)])
+    assert half["difference"] == pytest.approx(full["difference"] / 2)
+    assert half["p_value"] == pytest.approx(full["p_value"])  # scale does not change the test
+    assert half["test"] == "Welch–Satterthwaite t-test"
+    # a weight of 3 on one run changes the standard error, not only the estimate
+    skew = verdicts.welch_contrast([(3, a), (-1, b)])
+    se = np.sqrt(9 * np.var(a, ddof=1) / 3 + np.var(b, ddof=1) / 3)
+    df = se**4 / ((9 * np.var(a, ddof=1) / 3) ** 2 / 2 + (np.var(b, ddof=1) / 3) ** 2 / 2)
+    assert skew["df"] == pytest.approx(df)
+    assert skew["p_value"] == pytest.approx(2 * stats.t.sf(abs(skew["difference"]) / se, df))
+    assert verdicts.welch_contrast([(1, [0.5, 0.5]), (-1, [0.4, 0.4])])["p_value"] == 0.0
+    assert verdicts.welch_contrast([(1, [0.5, 0.5]), (-1, [0.5, 0.5])])["p_value"] == 1.0
+    assert verdicts.welch_contrast([(1, [0.5]), (-1, [0.4, 0.5])])["p_value"] is None
+
+
+def test_pairing_gain_needs_pairs_and_spread():
+    assert verdicts.pairing_gain([0.5, 0.7], [0.4, 0.6]) == pytest.approx(0.0)  # two seeds
+    assert verdicts.pairing_gain([0.5, 0.6, 0.7], [0.4, 0.5]) is None  # not pairs
+    assert verdicts.pairing_gain([0.5, 0.5, 0.5], [0.25, 0.25, 0.25]) is None  # nothing to remove
+
+
+def test_the_bootstrap_records_its_level_and_replicates():
+    groups = np.repeat(np.arange(30), 4)
+    rng = np.random.default_rng(2)
+    a = rng.random((3, 120)) < 0.6
+    wide = verdicts.hierarchical_bootstrap([(1.0, a)], groups, n_boot=2000, level=0.95)
+    narrow = verdicts.hierarchical_bootstrap([(1.0, a)], groups, n_boot=2000, level=0.5)
+    assert wide["replicates"] == 2000
+    # the same replicates: the 50 % interval lies inside the 95 % one, on both sides
+    assert wide["ci95"][0] < narrow["ci95"][0] < narrow["ci95"][1] < wide["ci95"][1]
+    mid = a.mean()
+    assert narrow["ci95"][0] < mid < narrow["ci95"][1]
+    assert (mid - narrow["ci95"][0]) == pytest.approx(narrow["ci95"][1] - mid, rel=0.5)
