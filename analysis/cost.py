@@ -297,6 +297,9 @@ def noteworthy(rows: list[dict], share: float = NOTEWORTHY) -> dict[str, list[st
     return out
 
 
+MECHANISM_GROUPS = ("mechanisms", "data-size")
+
+
 def study(results: Path, groups: dict[str, str], bench: dict | None) -> dict | None:
     """Every computed model run of a profile's results folder (`groups`: run -> plan group, in
     plan order), each run's cost and the totals of the study's runs and of the recipe search."""
@@ -316,11 +319,14 @@ def study(results: Path, groups: dict[str, str], bench: dict | None) -> dict | N
         return None
     study_rows = [r for r in rows if r["group"] != "recipe"]
     recipe_rows = [r for r in rows if r["group"] == "recipe"]
+    added = [r for r in study_rows if r["group"] in MECHANISM_GROUPS]
     return {
         "rows": study_rows,
         "recipe_rows": recipe_rows,
         "study": totals(study_rows, "The study's runs"),
         "recipe": totals(recipe_rows, "The recipe search"),
+        # what the experiments that take convolution apart add to the published profile
+        "mechanisms": totals(added, "Of these, the mechanism experiments"),
         "noteworthy": noteworthy(study_rows),
         "benchmarked": bool(usable(bench)),
         "phases": PHASES,

@@ -186,3 +186,7 @@ def test_the_published_records():
         nb = json.loads((results / r["name"] / f"{record['notebook']}.ipynb").read_text())
         assert len(cost.epoch_seconds(nb)) == r["epochs"]
     assert s["study"]["runs"] == len(s["rows"])
+    mech = [r for r in s["rows"] if r["group"] in ("mechanisms", "data-size")]
+    assert mech and s["mechanisms"]["runs"] == len(mech)
+    assert s["mechanisms"]["seconds"] == pytest.approx(sum(r["seconds"] for r in mech))
+    assert s["mechanisms"]["seconds"] < s["study"]["seconds"]
