@@ -81,10 +81,12 @@ def place_labels(ax, xs, ys, labels, colours=None) -> None:
     marks = [
         ax.transData.transform((x, y)) for x, y in zip(xs, ys, strict=True)
     ]  # pixel positions of the points
+    # 8 directions at growing distances; a leader line only from the fourth distance on (its
+    # bounding box runs to the point, so it would block the near places)
     offsets = [
         (dx * r, dy * r)
-        for r in (1, 2, 3, 4, 6)
-        for dx, dy in ((6, 4), (6, -12), (-6, 4), (-6, -12), (0, 10), (0, -18))
+        for r in (1, 2, 3, 4, 6, 8)
+        for dx, dy in ((6, 4), (6, -12), (-6, 4), (-6, -12), (0, 10), (0, -18), (8, -4), (-8, -4))
     ]
     for i, (x, y, label) in enumerate(zip(xs, ys, labels, strict=True)):
         colour = colours[i] if colours else "black"
@@ -96,7 +98,7 @@ def place_labels(ax, xs, ys, labels, colours=None) -> None:
                 xytext=(dx, dy),
                 ha="left" if dx > 0 else ("right" if dx < 0 else "center"),
                 color=colour,
-                arrowprops={"arrowstyle": "-", "color": "0.6", "lw": 0.6} if k >= 6 else None,
+                arrowprops={"arrowstyle": "-", "color": "0.6", "lw": 0.6} if k >= 24 else None,
             )
             box = t.get_window_extent(renderer)
             hits_point = any(box.contains(px, py) for px, py in marks)
@@ -120,7 +122,7 @@ def tradeoff(rows: list[dict], xkey: str, xlabel: str, path, baselines=None) -> 
     the trivial answers as lines."""
     rows = display.ordered(rows)
     with _style():
-        fig, ax = plt.subplots(figsize=(FIG_WIDTH, 5.2), layout="constrained")
+        fig, ax = plt.subplots(figsize=(FIG_WIDTH, 6.4), layout="constrained")
         for r in rows:
             ax.errorbar(
                 r[xkey],
@@ -134,8 +136,8 @@ def tradeoff(rows: list[dict], xkey: str, xlabel: str, path, baselines=None) -> 
         ax.set_xscale("log")
         ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
         xs = [r[xkey] for r in rows]
-        ax.set_xlim(min(xs) / 2.5, max(xs) * 2.5)
-        ax.set_ylim(0, 0.8)
+        ax.set_xlim(min(xs) / 2.5, max(xs) * 4)  # room for a label centred on the last point
+        ax.set_ylim(0, 0.7)
         ax.set_xlabel(xlabel)
         ax.set_ylabel("test accuracy (mean ± std over seeds)")
         ax.grid(alpha=0.3)
@@ -457,7 +459,12 @@ def draw_all(
     table = found.get("table", [])
     if table:
         out["headline"] = headline(table, runs, fig_dir / "headline.png", base)
-        fresh = [r for r in table if not runs[r["run"]].get("same_computation_as")]
+        # the data-size runs are the same networks on less data: their own figure shows them
+        fresh = [
+            r
+            for r in table
+            if not runs[r["run"]].get("same_computation_as") and groups.get(r["run"]) != "data-size"
+        ]
         out["accuracy_vs_parameters"] = tradeoff(
             fresh,
             "parameters",

@@ -17,6 +17,7 @@ from matplotlib.legend import Legend  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from analysis import display, figures, mechanism_figures, paths, study_figures  # noqa: E402
+from runner.plan import load  # noqa: E402
 from runner.report import compare  # noqa: E402
 
 
@@ -87,7 +88,7 @@ def drawn(tmp_path_factory):
             runs,
             summary["reference"],
             summary["baseline"],
-            {},
+            {n: r.group for n, r in load(profile=summary["profile"]).runs.items()},
             out_dir,
         )
         drawn.update(mechanism_figures.draw(summary["findings"], runs, out_dir))
