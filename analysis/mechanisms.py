@@ -166,6 +166,13 @@ def findings(
             fraction=runs[cnn_small]["params"]["train_fraction"],
             gap_small=compare(cnn_small, base_small),
             cnn_small_vs_full_baseline=compare(cnn_small, baseline),
+            # every share of the CNN against the dense network on all of train: how little
+            # data the CNN needs to match it
+            cnn_shares_vs_full_baseline={
+                f"{r['fraction']:g}": compare(r["run"], baseline)
+                for r in curve["cnn"]
+                if r["fraction"] < 1
+            },
         )
         out["data_size"] = f
     if lc:

@@ -360,6 +360,9 @@ def test_every_finding_names_its_runs_and_uses_the_replication():
         "cnn-data-10",
         "baseline",
     )
+    assert {k: (v["a"], v["b"]) for k, v in d["cnn_shares_vs_full_baseline"].items()} == {
+        "0.1": ("cnn-data-10", "baseline")
+    }
     assert set(f["shares"]["points"]) == {
         "locality",
         "weight_sharing",
