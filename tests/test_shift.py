@@ -8,7 +8,7 @@ import statistics
 import numpy as np
 import pytest
 
-from analysis import shift
+from analysis import near_duplicates, shift
 
 # sol 830 Mastcam right sequence 003651 (two frames), sol 830 MAHLI, sol 831 Mastcam left
 FILES = [
@@ -132,7 +132,7 @@ def test_dhash_bit_order_and_colour():
 
 
 def test_area_weights_handle_fractional_cells():
-    w = shift._area_weights(3, 2)  # 3 cells into 2: [1, .5] and [.5, 1], normalised
+    w = near_duplicates._area_weights(3, 2)  # 3 cells into 2: [1, .5] and [.5, 1], normalised
     assert w == pytest.approx(np.array([[2 / 3, 1 / 3, 0], [0, 1 / 3, 2 / 3]]))
 
 
