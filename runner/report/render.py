@@ -21,6 +21,10 @@ from runner.report.compare import load_runs
 
 # report/ files written by hand (the glossary is appended to every page by mkdocs.yml)
 HAND_WRITTEN = ("reproduce.md", "stylesheets/tables.css", "includes/glossary.md")
+# A run without a model has no run page of its own: the page (and section) that shows it.
+# A link to runs/<data run>.md would break every strict build (issue 31); a run that is in
+# neither this table nor the models gets no link at all.
+DATA_RUN_PAGES = {"eda": "dataset.md", "data-shift": "dataset.md#data-shift"}
 
 
 class RenderError(Exception):
@@ -89,6 +93,7 @@ def context(plan: Plan, results: Path, allow_failed: bool, refresh: bool = True)
         "table": table,
         "seeds": plan.runs[plan.reference].params.get("seeds", []),
         "eda": runs.get("eda"),
+        "run_pages": run_pages(runs, models),
         "reference": plan.reference,
         "baseline": plan.baseline,
         "summary": summary,
@@ -107,6 +112,12 @@ def context(plan: Plan, results: Path, allow_failed: bool, refresh: bool = True)
         "timed": timed(results, runs),
         "profile_seconds": profile_seconds(plan, fresh, pending) if fresh else None,
     }
+
+
+def run_pages(runs: dict, models: dict) -> dict[str, str | None]:
+    """Each finished run's page, relative to report/: its run page, or for a data run the
+    page that shows it, or None (no page: its name is shown without a link)."""
+    return {n: f"runs/{n}.md" if n in models else DATA_RUN_PAGES.get(n) for n in runs}
 
 
 def nav_title(name: str, ctx: dict) -> str:
