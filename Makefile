@@ -9,6 +9,7 @@ RUN ?=
 ARGS ?=
 SKIP_BAD ?=
 IMAGES ?=
+PORT ?= 8000
 DATAFLAGS := $(if $(SKIP_BAD),--skip-bad-entries)
 export DATA_DIR PROFILE BACKEND
 export NO_MKDOCS_2_WARNING := 1
@@ -28,7 +29,7 @@ help: ## list the targets and the variables they take
 	@echo "           RUN=<run name>  BACKEND=$(BACKEND) (local|sagemaker)  ARGS=<runner flags>"
 	@echo "           SKIP_BAD=1 (skip malformed split-list lines, listed on the EDA page)"
 	@echo "           ARGS=-v (the full notebook log on the console)  DATA_URL=<mirror of the archive>"
-	@echo "           IMAGES=<image files or folders> (make predict)"
+	@echo "           IMAGES=<image files or folders> (make predict)  PORT=$(PORT) (make serve)"
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -55,8 +56,9 @@ results: $(STAMP) ## run every run of the plan that is not up to date
 pages: $(STAMP) ## render report/ pages from results/PROFILE
 	$(RUNNER) render --profile $(PROFILE)
 
+# Never --quiet: MkDocs 1.6 drops warnings before --strict counts them (a broken link passed).
 site/index.html: $(STAMP) $(SITE_INPUTS)
-	$(VENV)/bin/mkdocs build --strict --quiet
+	$(VENV)/bin/mkdocs build --strict
 
 site: pages site/index.html ## build the static site into site/ (mkdocs build --strict)
 
@@ -68,8 +70,8 @@ dist: site/index.html ## zip the site of the pages last rendered into dist/site.
 lock: $(STAMP) ## hash-lock the SageMaker job's packages from pyproject.toml (PyPI; runner/backends/sagemaker/container/requirements.lock)
 	$(PY) -m runner.backends.sagemaker.lock $(ARGS)
 
-serve: $(STAMP) ## serve the report at http://127.0.0.1:8000
-	$(VENV)/bin/mkdocs serve
+serve: $(STAMP) ## serve the report at http://127.0.0.1:8000 (PORT=<port> for another)
+	$(VENV)/bin/mkdocs serve --dev-addr 127.0.0.1:$(PORT)
 
 # The plan's published profile unless PROFILE is given on the command line or environment.
 predict: $(STAMP) ## top-3 classes per image from a saved model: make predict IMAGES=<files/folders> [RUN=cnn]

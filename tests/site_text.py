@@ -4,13 +4,11 @@ tests/test_site_text.py and tests/test_browser_pages.py)."""
 from __future__ import annotations
 
 import html
-import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 from analysis import paths
+from runner.report import site
 
 BLOCK = re.compile(
     r"</?(?:p|li|td|th|h[1-6]|figcaption|figure|pre|div|tr|table|ul|ol|dt|dd|summary|details|"
@@ -20,17 +18,12 @@ BLOCK = re.compile(
 WORD = re.compile(r"[^\W_][\w'’.,%×→−+/-]*")
 
 
-def build_committed(tmp: Path) -> Path:
+def build_committed(tmp: Path, root: Path = paths.ROOT) -> Path:
     """`mkdocs build --strict` of the committed report/ (the published results) with the
-    project's own mkdocs.yml, into `tmp`: the results folder resolves as `make site` has it."""
+    project's own mkdocs.yml (of `root`: this checkout or a clone), into `tmp`: the results
+    folder resolves as `make site` has it."""
     out = tmp / "site"
-    subprocess.run(
-        [sys.executable, "-m", "mkdocs", "build", "--strict", "--quiet"]
-        + ["-f", str(paths.MKDOCS_FILE), "-d", str(out)],
-        check=True,
-        cwd=paths.ROOT,
-        env={**os.environ, "NO_MKDOCS_2_WARNING": "1"},
-    )
+    site.mkdocs_build(root / "mkdocs.yml", out, cwd=root)
     return out
 
 
