@@ -33,6 +33,53 @@ def _common(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _sagemaker_flags(p: argparse.ArgumentParser) -> None:
+    """The flags `run` and `preflight` share (they override the SAGEMAKER_* environment)."""
+    p.add_argument(
+        "--backend", choices=["local", "sagemaker"], default=os.environ.get("BACKEND", "local")
+    )
+    p.add_argument(
+        "--instance-type",
+        default=None,
+        help="SageMaker instance type (default: $SAGEMAKER_INSTANCE_TYPE or ml.m5.xlarge)",
+    )
+    p.add_argument(
+        "--image",
+        default=None,
+        help="SageMaker container image URI (default: $SAGEMAKER_IMAGE or AWS's TensorFlow image)",
+    )
+    p.add_argument(
+        "--max-jobs",
+        default=None,
+        help="SageMaker jobs running at once; the rest wait for a slot "
+        "(default: $SAGEMAKER_MAX_JOBS or 4)",
+    )
+    p.add_argument(
+        "--resubmit-stopped",
+        action="store_true",
+        default=None,
+        help="SageMaker: submit again a run whose earlier job was found Stopped "
+        "(default: report it and leave it; $SAGEMAKER_RESUBMIT_STOPPED)",
+    )
+
+
+def sagemaker_backend(args, data_dir: Path):
+    """The SageMaker backend for `run`, after the preflight checks (preflight.py): nothing is
+    uploaded or billed when one fails (PreflightFailed: one line each, exit 2)."""
+    from runner.backends.sagemaker import SageMakerBackend
+    from runner.backends.sagemaker.preflight import preflight
+
+    backend = SageMakerBackend.from_env(
+        data_dir=data_dir,
+        instance_type=args.instance_type,
+        image=args.image,
+        max_jobs=args.max_jobs,
+        resubmit_stopped=getattr(args, "resubmit_stopped", None),
+    )
+    backend.settings = preflight(backend.settings)
+    return backend
+
+
 def data_dir_hint(data_dir: Path) -> str:
     """When DATA_DIR is one level too high: the subfolder that holds the data set."""
     try:
@@ -72,38 +119,19 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="skip malformed split-list lines instead of stopping (they are listed)",
     )
-    p.add_argument(
-        "--backend", choices=["local", "sagemaker"], default=os.environ.get("BACKEND", "local")
-    )
-    p.add_argument(
-        "--instance-type",
-        default=None,
-        help="SageMaker instance type (default: $SAGEMAKER_INSTANCE_TYPE or ml.m5.xlarge)",
-    )
-    p.add_argument(
-        "--image",
-        default=None,
-        help="SageMaker container image URI (default: $SAGEMAKER_IMAGE or AWS's TensorFlow image)",
-    )
-    p.add_argument(
-        "--max-jobs",
-        default=None,
-        help="SageMaker jobs running at once; the rest wait for a slot "
-        "(default: $SAGEMAKER_MAX_JOBS or 4)",
-    )
-    p.add_argument(
-        "--resubmit-stopped",
-        action="store_true",
-        default=None,
-        help="SageMaker: submit again a run whose earlier job was found Stopped "
-        "(default: report it and leave it; $SAGEMAKER_RESUBMIT_STOPPED)",
-    )
+    _sagemaker_flags(p)
     p.add_argument(
         "-v",
         "--verbose",
         action="store_true",
         help="print the full Papermill and kernel log instead of one line per run",
     )
+
+    p = sub.add_parser(
+        "preflight",
+        help="check the SageMaker settings, role, bucket, quota, image and lock; sends nothing",
+    )
+    _sagemaker_flags(p)
 
     p = sub.add_parser("render", help="render report/ pages from results/<profile>")
     _common(p)
@@ -116,6 +144,22 @@ def main(argv: list[str] | None = None) -> int:
 
     p = sub.add_parser("status", help="list runs and whether each is up to date")
     _common(p)
+    p.add_argument(
+        "--why",
+        metavar="RUN",
+        action="append",
+        default=[],
+        help="for a run that is not up to date: what changed since it was computed "
+        "(the definitions, parameters, data), one line per cause",
+    )
+
+    p = sub.add_parser(
+        "adopt",
+        help="move runs recorded under the old fingerprint (file bytes) to the code print "
+        "when their code computes the same; retrains nothing",
+    )
+    _common(p)
+    p.add_argument("--dry-run", action="store_true", help="list what would move, write nothing")
 
     # Serving the trained models: predict, deploy, invoke, undeploy, endpoints (issue 12).
     from runner.serving import commands, predict
@@ -149,6 +193,13 @@ def _dispatch(args) -> int:
     from runner.plan import PlanError, load
 
     data_dir = paths.data_dir(getattr(args, "data_dir", None))
+    if args.command == "preflight":
+        if args.backend != "sagemaker":
+            print(f"preflight: the {args.backend} backend needs no account: nothing to check")
+            return 0
+        sagemaker_backend(args, data_dir)
+        print("preflight: every check passed; nothing was uploaded")
+        return 0
     if args.command == "data":
         from analysis.download import ensure
 
@@ -178,11 +229,30 @@ def _dispatch(args) -> int:
         return 0
 
     if args.command == "status":
-        fps = state.fingerprints(plan.runs.values(), data_dir)
+        unknown = [n for n in args.why if n not in plan.runs]
+        if unknown:
+            print(f"error: no run {unknown[0]!r} in {args.plan}", file=sys.stderr)
+            return 2
+        now = state.inputs(plan.runs.values(), data_dir)
         for run in plan.runs.values():
+            if args.why and run.name not in args.why:
+                continue
             folder = layout.run_dir(plan.profile, run.name)
-            current = state.is_current(folder, fps[run.name])
+            current = state.is_current(folder, now[run.name].fingerprint)
             print(f"{'up to date' if current else 'to run':>10}  {plan.profile}/{run.name}")
+            if run.name in args.why:
+                for line in state.why(run, folder, now[run.name]):
+                    print(f"{'':>12}{line}")
+        return 0
+
+    if args.command == "adopt":
+        from runner import adopt
+
+        verdicts = adopt.adopt(plan, data_dir, write=not args.dry_run)
+        for v in verdicts:
+            print(f"{'adopted' if v.adopted else 'stale':>10}  {plan.profile}/{v.run}: {v.reason}")
+        moved = sum(v.adopted for v in verdicts)
+        print(f"{moved} of {len(verdicts)} runs recorded under the old fingerprint moved")
         return 0
 
     if args.command == "run":
@@ -198,17 +268,7 @@ def _dispatch(args) -> int:
         # including the quota refusals the backend retries; the backend reports what matters.
         logging.getLogger("sagemaker").setLevel(logging.INFO if args.verbose else logging.CRITICAL)
         console = Console(verbose=args.verbose)
-        backend = None
-        if args.backend == "sagemaker":
-            from runner.backends.sagemaker import SageMakerBackend
-
-            backend = SageMakerBackend.from_env(
-                data_dir=data_dir,
-                instance_type=args.instance_type,
-                image=args.image,
-                max_jobs=args.max_jobs,
-                resubmit_stopped=args.resubmit_stopped,
-            )
+        backend = sagemaker_backend(args, data_dir) if args.backend == "sagemaker" else None
         try:
             outcome = execute.run_plan(
                 plan,

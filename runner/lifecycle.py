@@ -96,6 +96,13 @@ def _link_head_styles(html: str) -> tuple[str, str]:
     return _HEAD_SCRIPT.sub("", head) + rest, css
 
 
+def _code(run: Run) -> dict:
+    """The code print of the run (its value, and the digest of each definition it reached,
+    which `status --why` compares)."""
+    code = state.code_print(run.notebook_path)
+    return {"code": code.value, "code_manifest": code.manifest}
+
+
 def finish(
     run: Run, folder: Path, fingerprint: str, seconds: float, cpu: dict | None = None
 ) -> None:
@@ -112,7 +119,7 @@ def finish(
             "fingerprint": fingerprint,
             "notebook": run.notebook,
             "params": run.params,
-            "code": state.code_hash(run.notebook_path),
+            **_code(run),
             "seconds": round(seconds, 1),
             **({"cpu": cpu} if cpu else {}),
             "finished": now(),

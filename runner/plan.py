@@ -5,6 +5,7 @@ Everything is checked before anything runs, and every error names the offending 
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import re
@@ -61,14 +62,17 @@ class Run:
         """The notebook's stem, e.g. "cnn"; its executed copy is <stem>.ipynb."""
         return self.notebook_path.stem
 
-    def fingerprint(self, library: str, data: str) -> str:
-        """Everything that can change this run's results: notebook, parameters, code, data."""
-        h = hashlib.sha256()
-        h.update(hashlib.sha256(self.notebook_path.read_bytes()).digest())
+    def fingerprint(self, code: str, data: str) -> str:
+        """Everything that can change this run's results: its parameters, the code its
+        notebook reaches (runner.codeprint: the notebook's code cells included) and its data."""
+        h = hashlib.sha256(b"code-print/2\0" + self.notebook.encode())
         h.update(json.dumps(self.params, sort_keys=True).encode())
-        h.update(library.encode())
+        h.update(code.encode())
         h.update(data.encode())
         return h.hexdigest()[:24]
+
+    def with_params(self, params: dict) -> Run:
+        return dataclasses.replace(self, params=params)
 
 
 @dataclass

@@ -2,29 +2,16 @@
 
 from __future__ import annotations
 
-import ast
 import hashlib
 import json
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 from analysis import paths
 from analysis.data import check_data_dir, load_index
+from runner import codeprint
 from runner.layout import RUN_RECORD
-
-
-def imported_modules(source: str) -> set[str]:
-    """The `analysis` modules a piece of Python source imports (`from analysis import x`,
-    `from analysis.x import y`, `import analysis.x`)."""
-    found: set[str] = set()
-    for node in ast.walk(ast.parse(source)):
-        if isinstance(node, ast.ImportFrom) and node.module == "analysis" and not node.level:
-            found.update(f"analysis.{a.name}" for a in node.names)
-        elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("analysis."):
-            found.add(node.module)
-        elif isinstance(node, ast.Import):
-            found.update(a.name for a in node.names if a.name.startswith("analysis."))
-    return found
 
 
 def notebook_source(notebook: Path) -> str:
@@ -40,43 +27,17 @@ def notebook_source(notebook: Path) -> str:
     return "\n".join(lines)
 
 
-def library_modules(notebook: Path) -> list[Path]:
-    """The library files a notebook runs: the modules it imports, and theirs, transitively.
-    A run's fingerprint covers these alone, so a change to a module no run imports (the
-    cross-run study analysis, the downloader) leaves every computed run up to date."""
-    lib = paths.ROOT / "analysis"
-    todo, seen = imported_modules(notebook_source(notebook)), {"analysis"}
-    while todo:
-        name = todo.pop()
-        if name in seen:
-            continue
-        seen.add(name)
-        file = lib / (name.split(".", 1)[1].replace(".", "/") + ".py")
-        if file.exists():
-            todo |= imported_modules(file.read_text())
-    files = [lib / "__init__.py"]
-    files += [lib / (n.split(".", 1)[1].replace(".", "/") + ".py") for n in seen - {"analysis"}]
-    return sorted(f for f in files if f.exists())
-
-
-def library_hash(notebook: Path | None = None) -> str:
-    """The analysis library's source that `notebook` runs (every module when None)."""
-    lib = paths.ROOT / "analysis"
-    files = sorted(lib.rglob("*.py")) if notebook is None else library_modules(notebook)
-    h = hashlib.sha256()
-    for f in files:
-        h.update(str(f.relative_to(lib)).encode())
-        h.update(f.read_bytes())
-    return h.hexdigest()[:16]
+def code_print(notebook: Path, lib: codeprint.Library | None = None) -> codeprint.Print:
+    """What a run's notebook computes with: its code cells and every library definition they
+    reach, normalized (runner.codeprint says what counts)."""
+    return codeprint.code_print(lib or codeprint.Library(paths.ROOT), notebook_source(notebook))
 
 
 def code_hash(notebook: Path) -> str:
-    """The code a run executes, data and parameters aside: its notebook and the library modules
-    that notebook runs. Recorded with each run so that the pages, which may be built without
-    the data, can still tell a result of older code from a current one."""
-    h = hashlib.sha256(notebook.read_bytes())
-    h.update(library_hash(notebook).encode())
-    return h.hexdigest()[:16]
+    """The code a run executes, data and parameters aside. Recorded with each run so that the
+    pages, which may be built without the data, can still tell a result of older code from a
+    current one."""
+    return code_print(notebook).value
 
 
 DIGESTS = "image-digests.json"  # in the cache folder: file -> [size, mtime_ns, sha256]
@@ -124,20 +85,67 @@ def data_hash(data_dir: Path, skip_bad: bool = False, limit: int = 0) -> str:
     return h.hexdigest()[:16]
 
 
-def fingerprints(runs, data_dir: Path, skip_bad: bool = False) -> dict[str, str]:
-    """Each run's fingerprint: its notebook, parameters, the library code it runs and the
-    images it reads."""
-    libraries: dict[Path, str] = {}
+@dataclass
+class Inputs:
+    """What a run's fingerprint is made of, kept for `status --why`."""
+
+    code: codeprint.Print
+    data: str
+    fingerprint: str
+
+
+def inputs(runs, data_dir: Path, skip_bad: bool = False) -> dict[str, Inputs]:
+    """Each run's inputs: the code its notebook reaches, its parameters, the images it reads."""
+    lib = codeprint.Library(paths.ROOT)
+    prints: dict[Path, codeprint.Print] = {}
     datas: dict[int, str] = {}
     out = {}
     for run in runs:
-        if run.notebook_path not in libraries:
-            libraries[run.notebook_path] = library_hash(run.notebook_path)
+        if run.notebook_path not in prints:
+            prints[run.notebook_path] = code_print(run.notebook_path, lib)
         limit = int(run.params.get("max_per_split") or 0)
         if limit not in datas:
             datas[limit] = data_hash(data_dir, skip_bad, limit)
-        out[run.name] = run.fingerprint(libraries[run.notebook_path], datas[limit])
+        code = prints[run.notebook_path]
+        out[run.name] = Inputs(code, datas[limit], run.fingerprint(code.value, datas[limit]))
     return out
+
+
+def fingerprints(runs, data_dir: Path, skip_bad: bool = False) -> dict[str, str]:
+    """Each run's fingerprint: its parameters, the code it reaches and the images it reads."""
+    return {name: i.fingerprint for name, i in inputs(runs, data_dir, skip_bad).items()}
+
+
+def why(run, folder: Path, now: Inputs) -> list[str]:
+    """Why a run is not up to date, one line per cause (empty when it is)."""
+    try:
+        record = json.loads((folder / RUN_RECORD).read_text())
+    except (OSError, ValueError):
+        return [f"not computed: {folder} has no {RUN_RECORD}"]
+    if not (folder / "metrics.json").exists():
+        return [f"not computed: {folder} has no metrics.json"]
+    if record.get("fingerprint") == now.fingerprint:
+        return []
+    if "code_manifest" not in record:
+        return [
+            "recorded under the old fingerprint (the bytes of files); "
+            "`python -m runner adopt` moves it when its code computes the same"
+        ]
+    lines = []
+    then = record.get("params", {})
+    wanted = json.loads(json.dumps(run.params))
+    for key in sorted(set(then) | set(wanted)):
+        if then.get(key, "(unset)") != wanted.get(key, "(unset)"):
+            lines.append(
+                f"parameter {key}: {then.get(key, '(unset)')!r} -> {wanted.get(key, '(unset)')!r}"
+            )
+    lines += codeprint.changes(record["code_manifest"], now.code.manifest)
+    if record.get("notebook") != run.notebook:
+        lines.append(f"notebook: {record.get('notebook')} -> {run.notebook}")
+    same_data = run.with_params(then).fingerprint(record.get("code", ""), now.data)
+    if record.get("notebook") == run.notebook and same_data != record["fingerprint"]:
+        lines.append("data: the images or split lists it reads changed")
+    return lines
 
 
 def recorded_fingerprint(folder: Path) -> str | None:

@@ -14,7 +14,7 @@ import numpy as np
 
 from analysis import paths
 from analysis.provenance import now, write_json
-from runner import layout, state
+from runner import codeprint, layout, state
 
 SUMMARY_DIR = layout.STUDY_DIR
 SCOUT_DIR = paths.ROOT / "bench" / "scout"  # the GPU recipe scout's rows (bench/scout.py)
@@ -30,7 +30,7 @@ def load_runs(profile_dir: Path, only=None) -> dict[str, dict]:
     return runs
 
 
-def current(profile_dir: Path, plan) -> list[str]:
+def current(profile_dir: Path, plan, code_hash=state.code_hash) -> list[str]:
     """The plan's runs whose results were computed with the parameters the plan gives them now.
     A run recorded with other parameters (the plan changed since) is left out of the findings
     and the pages, as if it were pending, until `make results` computes it again: a site must
@@ -49,7 +49,7 @@ def current(profile_dir: Path, plan) -> list[str]:
             continue
         if "code" in record:
             if run.notebook_path not in code:
-                code[run.notebook_path] = state.code_hash(run.notebook_path)
+                code[run.notebook_path] = code_hash(run.notebook_path)
             if record["code"] != code[run.notebook_path]:
                 continue
         out.append(name)
@@ -92,23 +92,26 @@ def replicas(runs: dict) -> dict[str, list[float]]:
 
 
 def inputs_hash(profile_dir: Path, reference: str, baseline: str, groups: dict, only=None) -> str:
-    """The study code, the plan's roles and groups, the scout rows and every run's recorded
-    fingerprint (of the runs in `only`, when given): unchanged means the summary is up to
-    date."""
-    h = hashlib.sha256(Path(__file__).read_bytes())
-    # Every library module, not a list to keep in step with the study's imports; and the
-    # replication on another machine, which the verdict rule reads.
-    for module in sorted((paths.ROOT / "analysis").glob("*.py")):
-        h.update(module.name.encode() + module.read_bytes())
+    """The code the cross-run step reaches (this module's, and every library definition it
+    reaches: runner.codeprint), the plan's roles and groups, the scout rows, the replication on
+    another machine and which runs it reads (those in `only`, when given; each run's own
+    metrics.json is `records_hash`'s): unchanged means the summary is up to date."""
+    lib = codeprint.Library(paths.ROOT)
+    h = hashlib.sha256(codeprint.code_print(lib, Path(__file__).read_text()).value.encode())
     if REPLICATION.exists():
         h.update(REPLICATION.read_bytes())
+    # Only the groups of the runs it reads: a run added to the plan changes nothing until it has
+    # results (the findings read the runs that are there).
+    groups = {n: g for n, g in groups.items() if only is None or n in only}
     h.update(json.dumps([reference, baseline, groups], sort_keys=True).encode())
     for f in sorted(SCOUT_DIR.glob("*.jsonl")):
         h.update(f.read_bytes())
-    for record in sorted(profile_dir.glob("*/run.json")):
-        if only is not None and record.parent.name not in only:
-            continue
-        h.update(record.parent.name.encode() + record.read_bytes())
+    names = sorted(
+        r.parent.name
+        for r in profile_dir.glob("*/run.json")
+        if only is None or r.parent.name in only
+    )
+    h.update(json.dumps(names).encode())
     return h.hexdigest()[:16]
 
 
@@ -197,6 +200,20 @@ def read_summary(profile_dir: Path) -> dict | None:
         return json.loads((profile_dir / SUMMARY_DIR / "summary.json").read_text())
     except (OSError, ValueError):
         return None
+
+
+def adopt_summary(profile_dir: Path, plan, was_current: bool) -> bool:
+    """After `runner adopt`: a summary that was up to date before, over runs that are all still
+    current, records the new inputs hash instead of being computed again (its findings are
+    the same numbers). False when it must be recomputed."""
+    summary = read_summary(profile_dir)
+    only = current(profile_dir, plan)
+    if not was_current or summary is None or sorted(only) != sorted(summary.get("runs", [])):
+        return False
+    groups = {name: r.group for name, r in plan.runs.items()}
+    summary["inputs"] = inputs_hash(profile_dir, plan.reference, plan.baseline, groups, only)
+    write_json(profile_dir / SUMMARY_DIR / "summary.json", summary)
+    return True
 
 
 def refresh(profile_dir: Path, plan, data_dir=None) -> dict | None:
