@@ -187,9 +187,11 @@ def adopt(plan, data_dir: Path, skip_bad: bool = False, write: bool = True) -> l
     return out
 
 
-def _judge(run, folder: Path, record: dict, now: state.Inputs) -> Verdict:
+def _judge(run, folder: Path, record: dict, now: state.Inputs, root: Path = paths.ROOT) -> Verdict:
+    """Whether a run recorded under the old rule computed what today's code (under `root`)
+    computes, and why."""
     recorded = record.get("fingerprint")
-    if legacy_fingerprint(run, paths.ROOT, now.data) == recorded:
+    if legacy_fingerprint(run, root, now.data) == recorded:
         return Verdict(run.name, True, "today's files are the ones it ran")
     commit = commit_of(folder)
     if not commit:
