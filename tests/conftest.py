@@ -92,3 +92,12 @@ def committed_site(tmp_path_factory) -> Path:
     from tests import site_text
 
     return site_text.build_committed(tmp_path_factory.mktemp("committed"))
+
+
+@pytest.fixture(scope="session")
+def fresh_clone(tmp_path_factory) -> Path:
+    """A reader's `git clone` of the committed repository: committed pages, no run executed,
+    the venv linked in (tests/fresh_clone.py)."""
+    from tests import fresh_clone
+
+    return fresh_clone.make_clone(tmp_path_factory.mktemp("reader") / "msl-study")

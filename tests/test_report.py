@@ -167,3 +167,23 @@ def test_profile_time_is_split_into_the_study_and_the_recipe_search():
     study, recipe = render.profile_seconds(plan, records, ["kernel-7x7", "recipe-96px"])
     assert (study["runs"], study["seconds"], study["pending"]) == (1, 100.0, ["kernel-7x7"])
     assert (recipe["runs"], recipe["seconds"], recipe["pending"]) == (1, 30.0, ["recipe-96px"])
+
+
+def test_a_data_run_links_to_the_page_that_shows_it_or_to_nothing():
+    """A run without a model has no run page: the pages link it to the section that shows it
+    (a link to runs/data-shift.md once broke `mkdocs serve`), or name it without a link."""
+    runs = {"eda": {}, "data-shift": {}, "cnn": {"model": {}}, "new-data": {}}
+    pages = render.run_pages(runs, {"cnn": runs["cnn"]})
+    assert pages == {
+        "eda": "dataset.md",
+        "data-shift": "dataset.md#data-shift",
+        "cnn": "runs/cnn.md",
+        "new-data": None,
+    }
+    links = render.environment().from_string(
+        '{% import "_macros.md.j2" as mac %}'
+        '{{ mac.run_link("new-data", p) }} {{ mac.run_link("data-shift", p, "../") }}'
+    )
+    assert links.render(p=pages) == "new-data [data-shift](../dataset.md#data-shift)"
+    # The section the link names is the Dataset page's own heading anchor.
+    assert "{ #data-shift }" in (paths.TEMPLATES_DIR / "dataset.md.j2").read_text()
