@@ -158,6 +158,30 @@ class Library:
         self.root, self.package = Path(root), package
         self.sources = dict(sources or {})
         self._modules: dict[str, Module | None] = {}
+        self._cache: dict[tuple[str, str], tuple] = {}  # (module, key) -> (digest, refs, whole)
+
+    def variant(self, sources: dict[str, str]) -> Library:
+        """This library with some modules' text replaced, reusing what was parsed and hashed
+        of the others. For edits that bind the same names (a literal changed): the other
+        modules' references into the edited ones are kept as they were resolved."""
+        new = Library(self.root, self.package, {**self.sources, **sources})
+        new._modules = {k: v for k, v in self._modules.items() if k not in sources}
+        new._cache = {k: v for k, v in self._cache.items() if k[0] not in sources}
+        return new
+
+    def printed(self, mod: Module, key: str, stmts: list[ast.stmt]) -> tuple:
+        """(digest, definitions referenced, modules to cover whole) of some statements."""
+        if mod.name != NOTEBOOK and (mod.name, key) in self._cache:
+            return self._cache[mod.name, key]
+        out = []
+        for s in stmts:
+            s = copy.deepcopy(s)
+            out.append(_Normalize(self, mod, local_names(s)).visit(s))
+        refs, whole = _references(self, mod, stmts)
+        result = (digest(out), refs, whole)
+        if mod.name != NOTEBOOK:
+            self._cache[mod.name, key] = result
+        return result
 
     def file(self, name: str) -> Path | None:
         rel = Path(*name.split("."))
@@ -392,53 +416,44 @@ class Print:
 def code_print(lib: Library, notebook_code: str) -> Print:
     nb = lib.parse(NOTEBOOK, lib.package, notebook_code)
     manifest: dict[str, str] = {}
-    keyed: list[tuple[str, str]] = []
-    done_defs: set[tuple[str, str]] = set()
-    done_modules: set[str] = set()
-    whole_done: set[str] = set()
-
-    def normalized(mod: Module, stmts: list[ast.stmt]) -> str:
-        out = []
-        for s in stmts:
-            s = copy.deepcopy(s)
-            out.append(_Normalize(lib, mod, local_names(s)).visit(s))
-        return digest(out)
-
-    def add(key: str, bare: str, value: str) -> None:
-        manifest[key] = value
-        keyed.append((bare, value))
-
-    add(NOTEBOOK, NOTEBOOK, normalized(nb, nb.body))
-    refs, whole = _references(lib, nb, nb.body)
-    todo = list(refs)
-    wholes = list(whole - {NOTEBOOK})  # the notebook's own dynamic names: it counts whole
+    done: set[tuple[str, str]] = set()
+    todo: list[tuple[str, str]] = [(NOTEBOOK, NOTEBOOK)]
+    wholes: list[str] = []
     while todo or wholes:
-        while wholes:
+        if wholes:
             name = wholes.pop()
-            if name in whole_done or (mod := lib.module(name)) is None:
+            if (name, WHOLE) in done or (mod := lib.module(name)) is None:
                 continue
-            whole_done.add(name)
-            add(f"{name}:{WHOLE}", WHOLE, normalized(mod, mod.body))
-            todo += [("def", name, d) for d in mod.defs]
-        if not todo:
-            break
-        _, module, name = todo.pop()
-        if (module, name) in done_defs or (mod := lib.module(module)) is None:
-            continue
-        done_defs.add((module, name))
-        stmts = mod.defs.get(name, [])
-        add(f"{module}.{name}", name, normalized(mod, stmts))
-        new, whole = _references(lib, mod, stmts)
-        todo += [r for r in new if (r[1], r[2]) not in done_defs]
-        wholes += list(whole)
-        if module not in done_modules:
-            done_modules.add(module)
-            if mod.preamble:
-                add(f"{module}:{PREAMBLE}", PREAMBLE, normalized(mod, mod.preamble))
-                new, whole = _references(lib, mod, mod.preamble)
-                todo += list(new)
-                wholes += list(whole)
-    value = hashlib.sha256(json.dumps(sorted(keyed)).encode()).hexdigest()[:16]
+            done.add((name, WHOLE))
+            value, refs, whole = lib.printed(mod, WHOLE, mod.body)
+            manifest[f"{name}:{WHOLE}"] = value
+            todo += [(name, d) for d in mod.defs]
+        else:
+            module, name = todo.pop()
+            if (module, name) in done:
+                continue
+            done.add((module, name))
+            if name == NOTEBOOK:
+                value, refs, whole = lib.printed(nb, NOTEBOOK, nb.body)
+                manifest[NOTEBOOK] = value
+                whole = whole - {NOTEBOOK}  # its own dynamic names: it counts whole anyway
+            else:
+                if (mod := lib.module(module)) is None:
+                    continue
+                stmts = mod.preamble if name == PREAMBLE else mod.defs.get(name, [])
+                value, refs, whole = lib.printed(mod, name, stmts)
+                manifest[f"{module}:{PREAMBLE}" if name == PREAMBLE else f"{module}.{name}"] = value
+                if mod.preamble:  # a module that is touched runs its module-level statements
+                    todo.append((module, PREAMBLE))
+        # The notebook's own names are in its print already.
+        todo += [(r[1], r[2]) for r in refs if (r[1], r[2]) not in done and r[1] != NOTEBOOK]
+        wholes += [w for w in whole if (w, WHOLE) not in done]
+
+    def bare(key: str) -> str:
+        return key.rsplit(":", 1)[-1] if ":" in key else key.rsplit(".", 1)[-1]
+
+    keyed = sorted((bare(k), v) for k, v in manifest.items())
+    value = hashlib.sha256(json.dumps(keyed).encode()).hexdigest()[:16]
     return Print(dict(sorted(manifest.items())), value)
 
 
