@@ -79,7 +79,62 @@ def aws_rules(monkeypatch, tmp_path):
     assert not left, f"requests the service would refuse: {left}"
     caller = rules.granted(rules.readme_policies()["caller"])
     missing = sorted(
-        {rules.iam_action(*c) for c in check.calls()} - {a for a in caller if "*" not in a}
+        {rules.iam_action(*c) for c in check.calls()}
+        - {a for a in caller if "*" not in a}
+        - rules.NO_PERMISSION
     )
     missing = [a for a in missing if not rules.allows(caller, a)]
     assert not missing, f"the README's caller policy does not grant {missing}"
+
+
+TRUST = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {
+            "Effect": "Allow",
+            "Principal": {"Service": "sagemaker.amazonaws.com"},
+            "Action": "sts:AssumeRole",
+        }
+    ],
+}
+
+
+def prepare_account(region: str, role: str | None, image: str | None, trust=TRUST) -> None:
+    """In moto: the execution role (trusted by SageMaker unless `trust` says otherwise) and the
+    job image in ECR, as preflight expects them."""
+    import json
+
+    import boto3
+
+    if role:
+        boto3.client("iam", region_name=region).create_role(
+            RoleName=role, AssumeRolePolicyDocument=json.dumps(trust)
+        )
+    if image:
+        repo, tag = image.split("/", 1)[1].split(":")
+        ecr = boto3.client("ecr", region_name=region)
+        ecr.create_repository(repositoryName=repo)
+        manifest = {
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+            "config": {"digest": "sha256:" + "0" * 64},
+            "layers": [],
+        }
+        ecr.put_image(repositoryName=repo, imageManifest=json.dumps(manifest), imageTag=tag)
+
+
+@pytest.fixture
+def quotas(monkeypatch):
+    """Service Quotas for SageMaker on 127.0.0.1 (tests/fake_quotas.py), 4 of the usual
+    processing instance types; a test changes `quotas.quotas`."""
+    from tests.fake_quotas import FakeQuotas
+
+    server = FakeQuotas(
+        {
+            f"{kind} for processing job usage": 4
+            for kind in ("ml.m5.xlarge", "ml.m5.large", "ml.g5.xlarge", "ml.g4dn.xlarge")
+        }
+    )
+    monkeypatch.setenv("AWS_ENDPOINT_URL_SERVICE_QUOTAS", server.endpoint)
+    yield server
+    server.close()

@@ -274,11 +274,15 @@ ACTION = {  # API operation -> IAM action, where the names differ
     ("s3", "CompleteMultipartUpload"): "s3:PutObject",
     ("s3", "AbortMultipartUpload"): "s3:AbortMultipartUpload",
     ("sagemaker-runtime", "InvokeEndpoint"): "sagemaker:InvokeEndpoint",
+    ("s3", "ListBuckets"): "s3:ListAllMyBuckets",
 }
+PREFIX = {"service-quotas": "servicequotas"}  # botocore's service name -> IAM's prefix
+# Needs no permission: AWS answers GetCallerIdentity even when every action is denied.
+NO_PERMISSION = {"sts:GetCallerIdentity"}
 
 
 def iam_action(service: str, operation: str) -> str:
-    return ACTION.get((service, operation), f"{service}:{operation}")
+    return ACTION.get((service, operation), f"{PREFIX.get(service, service)}:{operation}")
 
 
 def readme_policies(readme: Path = ROOT / "README.md") -> dict[str, dict]:

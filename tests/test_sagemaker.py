@@ -37,6 +37,7 @@ from runner.__main__ import main
 from runner.backends import sagemaker as sm
 from runner.backends.base import Task
 from runner.plan import load
+from tests.aws import prepare_account
 from tests.fake_sagemaker import FakeSageMaker
 
 pytestmark = [pytest.mark.sagemaker, pytest.mark.usefixtures("loopback_only", "aws_rules")]
@@ -45,7 +46,7 @@ REGION = "us-east-1"
 BUCKET = "msl-study-test-bucket"
 PREFIX = "study-test"
 ROLE = "arn:aws:iam::123456789012:role/msl-study-processing"
-IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/msl-study:test"
+IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/msl-study:test-py312"  # in moto's ECR
 INSTANCE = "ml.g5.xlarge"
 SECRET = "SECRET-KEY-that-must-never-be-written"
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -86,9 +87,10 @@ CNN_FIELDS = {
 
 
 @pytest.fixture
-def aws(moto_endpoint, monkeypatch, tmp_path):
+def aws(moto_endpoint, quotas, monkeypatch, tmp_path):
     """Dummy credentials and every AWS client pointed at the moto server, with an empty
-    state and a bucket; the backend's settings in the environment."""
+    state, a bucket, the role and the image (what preflight checks; Service Quotas from
+    tests/fake_quotas.py); the backend's settings in the environment."""
     for var in list(os.environ):
         if var.startswith(("AWS_", "SAGEMAKER_")):
             monkeypatch.delenv(var)
@@ -108,6 +110,7 @@ def aws(moto_endpoint, monkeypatch, tmp_path):
         "SAGEMAKER_PREFIX": PREFIX,
         "SAGEMAKER_POLL_SECONDS": "0",
         "RESULTS_DIR": str(tmp_path / "results"),
+        "AWS_ENDPOINT_URL_SERVICE_QUOTAS": quotas.endpoint,
     }
     for key, value in env.items():
         monkeypatch.setenv(key, value)
@@ -118,6 +121,7 @@ def aws(moto_endpoint, monkeypatch, tmp_path):
 
     s3 = boto3.client("s3", region_name=REGION)
     s3.create_bucket(Bucket=BUCKET)
+    prepare_account(REGION, ROLE.rsplit("/", 1)[1], IMAGE)
     return s3
 
 

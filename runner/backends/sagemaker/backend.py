@@ -16,15 +16,18 @@ from runner.backends.sagemaker.requests import (
     code_bundle,
     container_requirements,
     job_name,
+    lock_python,
 )
 from runner.backends.sagemaker.settings import (
     UPLOAD_THREADS,
     Settings,
     expect_owner,
+    image_python,
     settings_from_env,
 )
 from runner.backends.sagemaker.storage import Storage
 from runner.backends.sagemaker.watch import Watch
+from runner.errors import ConfigError
 
 
 class SageMakerBackend(Reattach, Queue, Storage, Watch):
@@ -117,6 +120,17 @@ class SageMakerBackend(Reattach, Queue, Storage, Watch):
             f"sagemaker: {len(tasks)} job(s), at most {s.max_jobs} at once, on "
             f"{s.instance_type} in {s.region}, image {s.image}"
         )
+        self.bundle = code_bundle()  # before any upload: a refused lock uploads nothing
+        self.requirements = container_requirements()  # the lock, checked against pyproject
+        if s.pip_install:
+            # pip would refuse the lock's wheels inside a job that is already billing.
+            wanted, locked = image_python(s.image, s.image_python), lock_python(self.requirements)
+            if wanted is not None and wanted != locked:
+                raise ConfigError(
+                    f"image {s.image} runs Python {wanted}, the lock's wheels are for Python "
+                    f"{locked}: use an image with Python {locked}, or `make lock ARGS="
+                    f"'--python-version {wanted}'`; nothing was submitted"
+                )
         profile = tasks[0].run.profile if tasks else "default"
         self.ledger = Ledger(layout.ledger_file(profile))
         try:
@@ -128,8 +142,6 @@ class SageMakerBackend(Reattach, Queue, Storage, Watch):
                     f"s3://{s.bucket}/{s.prefix}/data/ failed: {exc}"
                 )
             return
-        self.bundle = code_bundle()
-        self.requirements = container_requirements()  # the lock, checked against pyproject
         self._reattach(tasks)
 
     def submit(self, task: Task) -> None:

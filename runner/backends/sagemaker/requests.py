@@ -115,6 +115,15 @@ def container_requirements(locked: bool = True) -> str:
     return text
 
 
+def lock_python(text: str) -> str:
+    """The Python version the lock's wheels were resolved for (its header, `make lock`)."""
+    m = re.search(r"^# .*\(python (3\.\d+),", text, re.MULTILINE)
+    return m[1] if m else "unknown"
+
+
+ROLE_ARN = re.compile(r"arn:aws[a-z\-]*:iam::\d{12}:role/\S+")
+
+
 def processing_job_request(
     settings: Settings,
     name: str,
@@ -126,6 +135,12 @@ def processing_job_request(
     continuous output (files reach S3 as they are written, so a failed job's executed notebook
     and run.log are there too; EndOfJob uploads nothing when the container fails), the run's
     tags. Pure: the tests check it against the service's rules (tests/aws_rules.py)."""
+    if not ROLE_ARN.fullmatch(settings.role):
+        # The API takes an ARN only; preflight resolves a bare name before anything is sent.
+        raise ConfigError(
+            f"SAGEMAKER_ROLE={settings.role!r} is not a role ARN: run `python -m runner "
+            "preflight`, which looks a bare name up in IAM"
+        )
     job_uri = f"s3://{settings.bucket}/{settings.prefix}/jobs/{name}"
 
     def s3_input(input_name: str, uri: str, local_path: str) -> dict:

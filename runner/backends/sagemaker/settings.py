@@ -41,6 +41,7 @@ class Settings:
     resubmits: int = 2  # a job that failed with CapacityError or InternalServerError
     resubmit_stopped: bool = False  # a job found Stopped after a restart (--resubmit-stopped)
     bucket_owner: str = ""  # account ID every S3 call expects to own the bucket (or none)
+    image_python: str = ""  # the image's Python (SAGEMAKER_IMAGE_PYTHON) when its tag lacks it
 
 
 def _require_sdk() -> None:
@@ -140,6 +141,7 @@ def settings_from_env(env: Mapping[str, str] | None = None, **overrides) -> Sett
         ),
         pip_install=pip not in {"0", "false", "no", "off"},
         bucket_owner=bucket_owner(get("SAGEMAKER_BUCKET_OWNER", "bucket_owner"), str(role)),
+        image_python=_python_version(get("SAGEMAKER_IMAGE_PYTHON", "image_python", "")),
         resubmit_stopped=str(get("SAGEMAKER_RESUBMIT_STOPPED", "resubmit_stopped", "0")).lower()
         in {"1", "true", "yes", "on"},
         max_jobs=_number(
@@ -155,6 +157,21 @@ def settings_from_env(env: Mapping[str, str] | None = None, **overrides) -> Sett
         },
     )
     return settings
+
+
+def _python_version(value: str) -> str:
+    if value and not re.fullmatch(r"3\.\d{1,2}", str(value)):
+        raise ConfigError(f"SAGEMAKER_IMAGE_PYTHON={value!r}: expected a version such as 3.12")
+    return str(value or "")
+
+
+def image_python(image: str, given: str = "") -> str | None:
+    """The Python version of an image: SAGEMAKER_IMAGE_PYTHON, else the `py312` of AWS's tags
+    (tensorflow-training:2.21-cpu-py312); None when neither says."""
+    if given:
+        return given
+    m = re.search(r":[^/]*\bpy(3)(\d{1,2})\b", image)
+    return f"{m[1]}.{m[2]}" if m else None
 
 
 def bucket_owner(given: str | None, role: str) -> str:
