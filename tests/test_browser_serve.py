@@ -9,6 +9,7 @@ which is how a broken provenance link once kept every reader from the report (is
 
 from __future__ import annotations
 
+import subprocess
 from urllib.parse import urljoin, urlsplit
 
 import pytest
@@ -89,3 +90,22 @@ def test_a_fresh_clone_serves_every_page_of_the_nav(fresh_clone, how):
     assert nav == set(pages), nav ^ set(pages)
     assert found["index.html"]["images"] >= 4 and found["runs/cnn.html"]["images"] >= 2
     assert len(pages) > 20 and "provenance.html" in pages and "mechanisms.html" in pages
+
+
+def test_the_readme_names_these_commands_and_the_default_port(fresh_clone):
+    """README's "The report" tells a reader to type the commands tested above; without PORT,
+    `make serve` listens where it says."""
+    readme = (fresh_clone / "README.md").read_text()
+    section = readme[readme.index("## The report") :]
+    section = " ".join(section[: section.index("\n## ")].split())
+    assert "`mkdocs serve` (venv active) or `make serve`" in section
+    assert "http://127.0.0.1:8000" in section
+    dry = subprocess.run(
+        ["make", "-n", "serve"],
+        cwd=fresh_clone,
+        env=reader.env(fresh_clone),
+        text=True,
+        capture_output=True,
+        check=True,
+    )
+    assert "mkdocs serve --dev-addr 127.0.0.1:8000" in dry.stdout, dry.stdout
