@@ -24,7 +24,7 @@ RUNNER := $(PY) -m runner
 SITE_INPUTS := $(shell find report templates hooks -type f 2>/dev/null) mkdocs.yml \
                $(shell find results/$(PROFILE) -name run.json -o -name summary.json 2>/dev/null)
 
-.PHONY: help venv data check run results pages site all serve dist browser test bench lint format status clean predict mutate lock preflight preflight
+.PHONY: help venv data check run results pages site all serve dist browser test bench lint format status clean predict mutate lock preflight
 
 help: ## list the targets and the variables they take
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-9s %s\n", $$1, $$2}'
@@ -72,9 +72,6 @@ dist: site/index.html ## zip the site of the pages last rendered into dist/site.
 
 lock: $(STAMP) ## hash-lock the SageMaker job's packages from pyproject.toml (PyPI; runner/backends/sagemaker/container/requirements.lock)
 	$(PY) -m runner.backends.sagemaker.lock $(ARGS)
-
-preflight: $(STAMP) ## check the AWS account before anything is uploaded: make preflight BACKEND=sagemaker
-	$(RUNNER) preflight --backend $(BACKEND) $(ARGS)
 
 preflight: $(STAMP) ## check the AWS account before anything is uploaded: make preflight BACKEND=sagemaker
 	$(RUNNER) preflight --backend $(BACKEND) $(ARGS)
