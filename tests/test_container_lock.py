@@ -58,6 +58,69 @@ def test_the_committed_lock_covers_pyproject():
     assert not any(line.startswith(("tensorflow", "mkdocs")) for line in pins)
 
 
+IMAGE_MARKERS = lock.markers(lock.PYTHON_VERSION)  # the image's Python on Linux
+
+
+def locked_versions() -> dict[str, str]:
+    text = requests.LOCK_FILE.read_text()
+    pins = [line.split()[0] for line in text.splitlines() if line and not line.startswith("#")]
+    return {lock.canonical(p.split("==")[0]): p.split("==")[1] for p in pins}
+
+
+def test_the_lock_is_the_local_environment():
+    """The job runs what the local runs ran: each locked package that is installed here is
+    locked at the installed version (h5py 3.16.0 was locked while 3.14.0 ran here)."""
+    from importlib.metadata import distributions
+
+    here = {lock.canonical(d.metadata["Name"]): d.version for d in distributions()}
+    differ = {n: (v, here[n]) for n, v in locked_versions().items() if n in here and here[n] != v}
+    assert not differ, f"locked (job) vs installed (local): {differ}"
+
+
+def test_the_lock_holds_every_packages_own_requirements():
+    """Every requirement of TensorFlow (the image's) and of each locked package, as declared
+    for the image's Python on Linux, is in the lock at a version it accepts: TensorFlow 2.21's
+    `h5py<3.15.0` against a lock of h5py 3.16.0, hidden by --no-deps, fails here."""
+    from importlib.metadata import PackageNotFoundError, distribution
+
+    from packaging.requirements import Requirement
+
+    locked = locked_versions()
+    tensorflow = next(d for d in ("tensorflow-cpu", "tensorflow") if _installed(d))
+    broken, unread = [], []
+    for name in [tensorflow, *locked]:
+        try:
+            dist = distribution(name)
+        except PackageNotFoundError:
+            unread.append(name)
+            continue
+        for line in dist.requires or []:
+            req = Requirement(line)
+            wanted = lock.canonical(req.name)
+            if req.marker is not None and not req.marker.evaluate(IMAGE_MARKERS):
+                continue
+            if requests.IMAGE_BRINGS.match(wanted):
+                continue
+            have = locked.get(wanted)
+            if have is None or not req.specifier.contains(have, prereleases=True):
+                broken.append(f"{name} requires {req}; the lock has {wanted}=={have}")
+    assert not broken, broken
+    # What only the image's Python needs (papermill's aiohttp on 3.12, and its own
+    # requirements) is not installed here, so its metadata cannot be read; it was resolved by
+    # pip with the rest.
+    assert "aiohttp" in unread and "h5py" not in unread
+
+
+def _installed(name: str) -> bool:
+    from importlib.metadata import PackageNotFoundError, distribution
+
+    try:
+        distribution(name)
+    except PackageNotFoundError:
+        return False
+    return True
+
+
 def test_a_stale_lock_is_refused(tmp_path, monkeypatch):
     stale = tmp_path / "requirements.lock"
     text = requests.LOCK_FILE.read_text()

@@ -27,9 +27,11 @@ CONTAINER_OUTPUT = f"{CONTAINER_BASE}/output"
 ENTRYPOINT = Path(__file__).resolve().parent / "container" / "entrypoint.sh"
 JOB_NAME_MAX = 63
 LOCK_FILE = Path(__file__).resolve().parent / "container" / "requirements.lock"
-# Not installed into the container: the image brings its own TensorFlow (a GPU build on GPU
-# instances), and the site tools are never used there.
-CONTAINER_SKIP = re.compile(r"^(tensorflow|tensorflow-cpu|mkdocs.*)$")
+# Never used in the container: the site tools.
+SITE_TOOLS = re.compile(r"^mkdocs.*$")
+# Resolved with the rest (its requirements bound the others: h5py<3.15 for 2.21), but not in
+# the lock: the image brings its own TensorFlow (a GPU build on GPU instances).
+IMAGE_BRINGS = re.compile(r"^(tensorflow|tensorflow-cpu)$")
 
 
 _issued: set[str] = set()
@@ -88,15 +90,17 @@ def _name(requirement: str) -> str:
 def container_requirements(locked: bool = True) -> str:
     """What the job installs: the hash-locked container/requirements.lock (`make lock`), which
     must pin every dependency pyproject.toml pins, less TensorFlow (the image's) and the site
-    tools; with locked=False, those pins alone (what the lock is made from)."""
+    tools; with locked=False, what the lock is resolved from: pyproject's pins less the site
+    tools, TensorFlow included."""
     pyproject = paths.ROOT / "pyproject.toml"
     try:
         deps = tomllib.loads(pyproject.read_text())["project"]["dependencies"]
     except (OSError, KeyError, tomllib.TOMLDecodeError):
         return ""
-    keep = [d for d in deps if not CONTAINER_SKIP.match(_name(d))]
+    resolve = [d for d in deps if not SITE_TOOLS.match(_name(d))]
     if not locked:
-        return "\n".join(keep) + "\n"
+        return "\n".join(resolve) + "\n"
+    keep = [d for d in resolve if not IMAGE_BRINGS.match(_name(d))]
     try:
         text = LOCK_FILE.read_text()
     except OSError:
