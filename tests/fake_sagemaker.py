@@ -13,6 +13,11 @@ proxy only changes what real SageMaker would do differently:
   continuous upload leaves them, for a failed job too), and it is Completed, or Failed with the
   fields in `failures[run]` (the first `fail_times[run]` jobs of the run, when given);
 - the next `throttle_describe` DescribeProcessingJob answer ThrottlingException;
+- the next `drop_create` CreateProcessingJob are carried out (the job is created, as AWS does
+  with a request that reached it) but their connection is closed without an answer, as a
+  network failure after the request leaves it;
+- a CreateProcessingJob with the name of an existing job is refused (ResourceInUse), as AWS
+  refuses it;
 - DescribeProcessingJob and ListProcessingJobs report those states and times;
   StopProcessingJob stops a job.
 S3 goes straight to moto (AWS_ENDPOINT_URL).
@@ -49,6 +54,7 @@ class FakeSageMaker:
         self.failures: dict[str, dict] = {}
         self.fail_times: dict[str, int] = {}  # how many jobs of a run fail (default: all)
         self.throttle_describe = 0  # DescribeProcessingJob answers ThrottlingException
+        self.drop_create = 0  # CreateProcessingJob creates, then closes without an answer
         self.jobs: dict[str, dict] = {}
         self.created: list[str] = []  # run names of the accepted creates, in order
         self.refused: list[str] = []  # run names refused (quota or throttling)
@@ -64,6 +70,9 @@ class FakeSageMaker:
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 target = self.headers.get("X-Amz-Target", "")
                 status, payload = proxy.handle(target.rsplit(".", 1)[-1], body, self.headers)
+                if status is None:  # no answer: the connection just closes
+                    self.close_connection = True
+                    return
                 self.send_response(status)
                 self.send_header("Content-Type", "application/x-amz-json-1.1")
                 self.send_header("Content-Length", str(len(payload)))
@@ -90,7 +99,7 @@ class FakeSageMaker:
     def creates_per_run(self) -> Counter:
         return Counter(self.created)
 
-    def handle(self, op: str, body: bytes, headers) -> tuple[int, bytes]:
+    def handle(self, op: str, body: bytes, headers) -> tuple[int | None, bytes]:
         with self.lock:
             self._advance()
             request = json.loads(body or b"{}")
@@ -110,7 +119,16 @@ class FakeSageMaker:
                     self.stopped.append(request["ProcessingJobName"])
             return self._forward(body, headers)
 
-    def _create(self, request: dict, body: bytes, headers) -> tuple[int, bytes]:
+    def _create(self, request: dict, body: bytes, headers) -> tuple[int | None, bytes]:
+        status, payload = self._create_answer(request, body, headers)
+        if self.drop_create:
+            self.drop_create -= 1
+            return None, b""
+        return status, payload
+
+    def _create_answer(self, request: dict, body: bytes, headers) -> tuple[int, bytes]:
+        if request.get("ProcessingJobName") in self.jobs:
+            return _error(400, "ResourceInUse", "Job names must be unique within an AWS account")
         tags = {t["Key"]: t["Value"] for t in request.get("Tags", [])}
         run = tags.get("msl-study:run", "?")
         kind = request["ProcessingResources"]["ClusterConfig"]["InstanceType"]

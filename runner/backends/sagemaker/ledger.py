@@ -21,7 +21,9 @@ from runner.backends.sagemaker.settings import TAG
 
 class Ledger:
     """The SageMaker jobs of one profile that were submitted and not yet collected, by name:
-    {"run", "fingerprint", "region", "bucket", "prefix", "submitted"}. Written (to a temporary
+    {"run", "fingerprint", "region", "bucket", "prefix", "submitted"}, and "state": "unknown"
+    when CreateProcessingJob ended without an answer (it may have created the job; the next
+    start asks DescribeProcessingJob before submitting anything). Written (to a temporary
     name, then renamed) before each CreateProcessingJob, so no job can exist that it lacks."""
 
     def __init__(self, path: Path):

@@ -77,8 +77,9 @@ class Queue:
                     # The ledger keeps the entry: a rerun reattaches if the job exists.
                     message += (
                         f"; whether job {job.name} was created could not be checked "
-                        f"({exc.why}): the ledger keeps it, and a rerun reattaches to it if it "
-                        "exists"
+                        f"({exc.why}): the ledger keeps it as unknown, and a rerun looks it up "
+                        "(DescribeProcessingJob) and reattaches to it if it exists before "
+                        "submitting anything"
                     )
                 else:
                     self._forget(job)
@@ -150,7 +151,7 @@ class Queue:
 
     def _create(self, job: Job) -> None:
         """Upload the job's inputs (once), write the ledger entry, then CreateProcessingJob."""
-        from botocore.exceptions import ClientError
+        from botocore.exceptions import ClientError, ConnectionError, HTTPClientError
 
         if not job.inputs_uploaded:
             self._upload_inputs(job)
@@ -197,6 +198,20 @@ class Queue:
                 raise
             self.submitting = None
             if exists is None:
+                self._keep_as_unknown(job)
+                raise _Unknown(exc, self._unknown) from None
+        except (ConnectionError, HTTPClientError) as exc:
+            # The request may have reached AWS and created the job: only an explicit "not
+            # found" says it did not. Otherwise the job is paid for, and a rerun that submitted
+            # it again would pay twice.
+            exists = self._exists(job.name)
+            if exists is False:
+                self.ledger.remove(job.name)
+                self.submitting = None
+                raise
+            self.submitting = None
+            if exists is None:
+                self._keep_as_unknown(job)
                 raise _Unknown(exc, self._unknown) from None
         except Exception:
             self.submitting = None
@@ -205,6 +220,11 @@ class Queue:
         self.submitting = None
         job.submitted = time.monotonic()
         job.status = "Submitted"
+
+    def _keep_as_unknown(self, job: Job) -> None:
+        """The ledger entry stays, marked: the job may exist; the next start looks it up."""
+        assert self.ledger is not None
+        self.ledger.add(job.name, {**self.ledger.load().get(job.name, {}), "state": "unknown"})
 
     def _exists(self, name: str) -> bool | None:
         """Whether the job exists; None when DescribeProcessingJob could not tell (throttled,
