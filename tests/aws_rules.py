@@ -5,8 +5,10 @@ From botocore's service model, for every member of the request: required members
 `max` (string and blob length, list and map size, number value), `pattern` (matched in full;
 `\\p{L}`, `\\p{N}`, `\\p{Z}` read as Unicode letters, digits, spaces) and `enum`. Plus the
 documented rules the model does not carry (RULES below): Processing local paths under
-/opt/ml/processing/, unique input and output names, ServerlessConfig excludes InstanceType and
-InitialInstanceCount, and an invoke body of at most 4 MB (serverless endpoints' limit).
+/opt/ml/processing/, each used once and without `..`, unique input and output names,
+ServerlessConfig excludes InstanceType and InitialInstanceCount and takes memory in 1 GB steps,
+an invoke body of at most 4 MB (serverless endpoints' limit), and in any request that tags: no
+key with the reserved `aws:` prefix, no key twice.
 
 A refused request fails as SageMaker would refuse it: a ClientError ValidationException that
 the code under test sees. Every refusal and every call of the code under test (a stack frame in
@@ -29,6 +31,8 @@ ROOT = Path(__file__).resolve().parents[1]
 RUNNER = str(ROOT / "runner") + os.sep
 INVOKE_BODY_MAX = 4_000_000  # bytes: serverless InvokeEndpoint (real-time: 6 MB)
 PROCESSING_PATH = "/opt/ml/processing/"
+SERVERLESS_MEMORY_STEP = 1024  # MB: serverless memory comes in 1 GB steps
+RESERVED_TAG_PREFIX = "aws:"  # tag keys AWS keeps for itself
 
 REFUSED: list[dict] = []  # {"service", "operation", "problems"}, in this process
 CALLED: list[tuple[str, str]] = []  # (service, operation) the runner's code called
@@ -127,6 +131,13 @@ def _processing_job(p: dict) -> list[str]:
         local = item.get("LocalPath")
         if local is not None and not local.startswith(PROCESSING_PATH):
             out.append(f"{where}.LocalPath {local!r}: must be under {PROCESSING_PATH}")
+    locals_ = [item.get("LocalPath") for _, item in paths if item.get("LocalPath")]
+    for local in sorted({p for p in locals_ if locals_.count(p) > 1}):
+        out.append(f"LocalPath {local!r} is used more than once: each must be unique")
+    for where, item in paths:
+        local = item.get("LocalPath") or ""
+        if ".." in local.split("/"):
+            out.append(f"{where}.LocalPath {local!r}: '..' is not allowed in a local path")
     for kind, items, key in (("input", inputs, "InputName"), ("output", outputs, "OutputName")):
         names = [x.get(key) for x in items]
         for name in sorted({n for n in names if names.count(n) > 1}):
@@ -137,6 +148,12 @@ def _processing_job(p: dict) -> list[str]:
 def _endpoint_config(p: dict) -> list[str]:
     out = []
     for i, variant in enumerate(p.get("ProductionVariants", [])):
+        memory = variant.get("ServerlessConfig", {}).get("MemorySizeInMB")
+        if isinstance(memory, int) and memory % SERVERLESS_MEMORY_STEP:
+            out.append(
+                f"ProductionVariants[{i}].ServerlessConfig.MemorySizeInMB {memory}: must be "
+                f"a multiple of {SERVERLESS_MEMORY_STEP} (1024, 2048, ... 6144)"
+            )
         if "ServerlessConfig" in variant:
             both = [k for k in ("InstanceType", "InitialInstanceCount") if k in variant]
             if both:
@@ -144,6 +161,21 @@ def _endpoint_config(p: dict) -> list[str]:
                     f"ProductionVariants[{i}]: ServerlessConfig excludes {' and '.join(both)}"
                 )
     return out
+
+
+def _tags(p: dict) -> list[str]:
+    """Every request that tags: no key with AWS's reserved prefix, no key twice."""
+    tags = p.get("Tags")
+    if not isinstance(tags, list):
+        return []
+    keys = [t.get("Key") for t in tags if isinstance(t, dict)]
+    out = [
+        f"Tags key {k!r}: the prefix {RESERVED_TAG_PREFIX!r} is reserved for AWS"
+        for k in keys
+        if isinstance(k, str) and k.lower().startswith(RESERVED_TAG_PREFIX)
+    ]
+    twice = sorted({k for k in keys if keys.count(k) > 1})
+    return out + [f"Tags key {k!r} is used more than once" for k in twice]
 
 
 def _invoke(p: dict) -> list[str]:
@@ -178,7 +210,7 @@ def problems(operation_model, params: dict) -> list[str]:
     rule = RULES.get((service, operation_model.name))
     if rule is not None:
         out += rule(params)
-    return out
+    return out + _tags(params)
 
 
 # --- the hook on every client -----------------------------------------------------------------

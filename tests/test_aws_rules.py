@@ -121,6 +121,26 @@ INVALID_JOBS = {
         duplicate_input,
         "input name 'code' is used more than once",
     ),
+    "tag key with the reserved aws: prefix": (
+        lambda r: set_path(r, ("Tags", 0, "Key"), "aws:run"),
+        "Tags key 'aws:run': the prefix 'aws:' is reserved for AWS",
+    ),
+    "tag key twice": (
+        lambda r: set_path(r, ("Tags", 1, "Key"), r["Tags"][0]["Key"]),
+        "Tags key 'msl-study:run' is used more than once",
+    ),
+    "local path twice": (
+        lambda r: set_path(
+            r, ("ProcessingInputs", 1, "S3Input", "LocalPath"), "/opt/ml/processing/input/code"
+        ),
+        "LocalPath '/opt/ml/processing/input/code' is used more than once",
+    ),
+    "local path with ..": (
+        lambda r: set_path(
+            r, ("ProcessingInputs", 2, "S3Input", "LocalPath"), "/opt/ml/processing/../data"
+        ),
+        "LocalPath '/opt/ml/processing/../data': '..' is not allowed",
+    ),
     "job name bad_name!": (
         lambda r: set_path(r, ("ProcessingJobName",), "bad_name!"),
         "ProcessingJobName: 'bad_name!' does not match",
@@ -188,6 +208,16 @@ def test_max_concurrency_500_is_refused(client, aws_rules):
     send = lambda: client("sagemaker").create_endpoint_config(**request)  # noqa: E731
     refused(aws_rules, send, "MaxConcurrency: 500 is above the maximum 200")
     unchecked(client("sagemaker")).create_endpoint_config(**request)
+
+
+def test_serverless_memory_off_the_1_gb_steps_is_refused(client, aws_rules):
+    with_model(client)
+    request = endpoint_config(memory_mb=1500)
+    send = lambda: client("sagemaker").create_endpoint_config(**request)  # noqa: E731
+    refused(aws_rules, send, "MemorySizeInMB 1500: must be a multiple of 1024")
+    # This moto refuses it as well; the check refuses it first, whatever the server does.
+    with pytest.raises(ClientError, match="enum value set"):
+        unchecked(client("sagemaker")).create_endpoint_config(**request)
 
 
 def test_serverless_with_an_instance_type_is_refused(client, aws_rules):
