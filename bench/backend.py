@@ -10,7 +10,7 @@ arrays, parameters and seeds, and prints their scores beside the committed ones:
     .venv/bin/python -m bench.backend compare OUT.json           # here: beside results/<profile>
 
 Commit OUT.json as `bench/backend.json`: the Performance page shows it beside the published runs
-(`analysis.backends`), each row only while its parameters still match the published run's.
+(`analysis.study.replication`), each row only while its parameters still match the published run's.
 
 Same seed under another backend is not the same initialisation or batch order (each backend has
 its own random generator), so a seed is paired only by its index: the question is whether the
@@ -29,8 +29,10 @@ from pathlib import Path
 
 import numpy as np
 
-from analysis import cache, paths, provenance
-from analysis.experiment import StudyData
+from analysis import paths
+from analysis.data import cache
+from analysis.training import provenance
+from analysis.training.experiment import StudyData
 
 HERE = paths.ROOT / ".backend"  # ignored by git; the device tool carries it
 RESULT = paths.ROOT / "bench" / "backend.json"  # the committed figures the site shows
@@ -41,7 +43,7 @@ def export(runs: list[str], profile: str) -> None:
 
     import papermill
 
-    from analysis.experiment import load_data
+    from analysis.training.experiment import load_data
     from runner import plan as plan_mod
 
     plan = plan_mod.load(paths.PLAN_FILE, profile)
@@ -102,7 +104,7 @@ def _device() -> str:
 def train_all(out: Path) -> None:
     import keras
 
-    from analysis import experiment
+    from analysis.training import experiment
 
     spec = json.loads((HERE / "runs.json").read_text())
     report = {

@@ -22,7 +22,9 @@ import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from analysis import models, paths, provenance, train  # noqa: E402
+from analysis import paths  # noqa: E402
+from analysis.models import networks as models
+from analysis.training import provenance, train
 from bench import timing  # noqa: E402
 
 OUT = paths.ROOT / "bench" / "results.json"

@@ -74,15 +74,15 @@ def discover(plan, groups_left_out: tuple[str, ...] = ("recipe",)) -> list[dict]
 
 
 def builder(p: dict, n_classes: int):
-    """`build(seed)` for a network's parameters: the mechanism builder (analysis.ablation, which
-    builds the published models with their own builder) where it exists, else the study's."""
+    """`build(seed)` for a network's parameters: the mechanism builder (analysis.models.ablation,
+    which builds the published models with their own builder) where it exists, else the study's."""
     try:
-        from analysis import ablation
+        from analysis.models import ablation
     except ImportError:  # a checkout without the mechanism experiments
         ablation = None
     if ablation is not None:
         return lambda seed: ablation.build(p, n_classes, seed)
-    from analysis import experiment
+    from analysis.training import experiment
 
     return lambda seed: experiment.build_model(p, n_classes, seed)
 
@@ -91,10 +91,10 @@ def summary(model) -> dict:
     """Parameters and forward FLOPs per image (locally connected layers counted like the
     convolutions they replace)."""
     try:
-        from analysis import ablation
+        from analysis.models import ablation
 
         return ablation.summary(model)
     except ImportError:
-        from analysis import models
+        from analysis.models import networks as models
 
         return models.summary(model)

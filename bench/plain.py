@@ -29,7 +29,7 @@ def main(argv=None) -> int:
     import keras
     import numpy as np
 
-    from analysis import models
+    from analysis.models import networks as models
 
     model = models.build_cnn(args.image_size, 24, tuple(args.kernels))
     model.compile(

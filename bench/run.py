@@ -8,16 +8,17 @@ Every network of the published profile (bench/networks.py finds them from plan.y
 distinct model among its runs, at its image size and batch size), side by side in one process:
 
 - plain: `model.fit` on float32 NumPy arrays (TensorFlow's default, op determinism off);
-- project: the study's training path (`analysis.train.make_dataset`: tf.data over uint8, class
+- project: the study's training path (`analysis.training.train.make_dataset`: tf.data over uint8,
+class
   weights, op determinism on), the same model, optimizer, loss and batch size, no val scoring;
-- project + val: the same with `analysis.train.ValSelection` scoring a val set after every
+- project + val: the same with `analysis.training.train.ValSelection` scoring a val set after every
   epoch, in the published proportion of val to train images: what an epoch of a run costs;
 - project, determinism off: what the project pays for same-seed-same-result.
 
 From these: images/s, the achieved GFLOP/s (a training image counted as three forward passes)
 and its share of the machine's measured peak (a large fp32 matrix product), the share of an
 epoch spent scoring val, and an idle epoch's seconds at the published split sizes, which
-analysis/cost.py uses for the study's floor. Also decode-and-cache time cold and warm, and the
+analysis/study/cost.py uses for the study's floor. Also decode-and-cache time cold and warm, and the
 wall time of a no-op `make all`. Variants are timed in turn over rounds, each keeping its best
 (bench/timing.py). Figures, not assertions: compare ratios within one run.
 """
@@ -40,15 +41,17 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # noqa: E402
 
-from analysis import cache, paths, provenance, train  # noqa: E402
-from analysis.data import DataError, load_index  # noqa: E402
+from analysis import paths  # noqa: E402
+from analysis.data import cache
+from analysis.data.index import DataError, load_index  # noqa: E402
+from analysis.training import provenance, train
 from bench import networks, timing  # noqa: E402
 
 OUT = paths.ROOT / "bench" / "results.json"
 N_CLASSES = 24
 DETERMINISM = (
     "on: with it a seed reproduces its run's numbers on the same machine "
-    "(analysis.train.seed_everything)"
+    "(analysis.training.train.seed_everything)"
 )
 
 

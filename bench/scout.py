@@ -72,7 +72,7 @@ VARIANTS: dict[str, dict] = {
 def pack(out: Path, data_dir: str | None, image_size: int) -> None:
     import numpy as np
 
-    from analysis import experiment
+    from analysis.training import experiment
 
     data = experiment.load_data(data_dir, image_size)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -93,7 +93,9 @@ def _job(args):
     import keras
     import numpy as np
 
-    from analysis import evaluate, models, train
+    from analysis.models import networks as models
+    from analysis.stats import evaluate
+    from analysis.training import train
 
     p = {**REFERENCE, **VARIANTS[name], **overrides}
     d = np.load(data_file)

@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 from analysis import paths
-from analysis.data import DataError
+from analysis.data.index import DataError
 from runner import execute
 from runner.errors import ConfigError
 from runner.quiet import quiet_tensorflow
@@ -201,7 +201,7 @@ def _dispatch(args) -> int:
         print("preflight: every check passed; nothing was uploaded")
         return 0
     if args.command == "data":
-        from analysis.download import ensure
+        from analysis.data.download import ensure
 
         ensure(data_dir)
         print(f"data set ready in {data_dir}")
@@ -215,7 +215,7 @@ def _dispatch(args) -> int:
     from runner import execute, layout, state
 
     if args.command == "check":
-        from analysis.data import load_index
+        from analysis.data.index import load_index
         from runner import datacheck
 
         index = load_index(data_dir, skip_bad=args.skip_bad_entries)

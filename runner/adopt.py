@@ -22,7 +22,7 @@ from io import BytesIO
 from pathlib import Path
 
 from analysis import paths
-from analysis.provenance import write_json
+from analysis.training.provenance import write_json
 from runner import codeprint, layout, state
 
 

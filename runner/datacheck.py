@@ -1,7 +1,7 @@
 """`make check`: every image the split lists name must decode, and every bad one is named at once.
 
-The images are decoded through the study's own cache (analysis.cache), at the plan's image size,
-so a check that passes leaves exactly the arrays the first run would decode anyway; a second
+The images are decoded through the study's own cache (analysis.data.cache), at the plan's image
+size, so a check that passes leaves exactly the arrays the first run would decode anyway; a second
 check reloads them in a fraction of a second. Only a split that fails is decoded again, file by
 file, to name each bad image with its split list and line.
 """
@@ -12,8 +12,8 @@ import os
 from concurrent.futures import ThreadPoolExecutor
 
 from analysis import paths
-from analysis.cache import decode_image, load_split
-from analysis.data import DataError, DataIndex, Entry
+from analysis.data.cache import decode_image, load_split
+from analysis.data.index import DataError, DataIndex, Entry
 from runner.plan import Plan
 
 DEFAULT_SIZE = 128

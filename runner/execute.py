@@ -12,7 +12,7 @@ from pathlib import Path
 
 from filelock import FileLock, Timeout
 
-from analysis.provenance import git_commit
+from analysis.training.provenance import git_commit
 from runner import layout, lifecycle, state
 from runner.backends import local
 from runner.backends.base import Backend, RunFailed, Task

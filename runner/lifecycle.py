@@ -18,7 +18,7 @@ import re
 import shutil
 from pathlib import Path
 
-from analysis.provenance import now, write_json
+from analysis.training.provenance import now, write_json
 from runner import layout, state
 from runner.plan import Run
 

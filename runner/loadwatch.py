@@ -1,8 +1,8 @@
 """Whether another process shares the CPU while a local run executes.
 
 A run's own training keeps about one runnable thread per core busy, so a 1-minute load average
-above the core count (plus a margin for the input pipeline: `analysis.cpuload.is_shared`) means
-something else competes for the cores, and the run's times overstate what the code costs. The
+above the core count (plus a margin for the input pipeline: `analysis.training.cpuload.is_shared`)
+means something else competes for the cores, and the run's times overstate what the code costs. The
 watch samples the load in a background thread from the run's first minute on (before that the
 average still covers what ran before it), warns once on the console the first time a sample is
 above that line, and its summary goes into the run's `run.json` as `cpu`.
@@ -14,7 +14,7 @@ import os
 import threading
 from collections.abc import Callable
 
-from analysis.cpuload import RULE, is_shared
+from analysis.training.cpuload import RULE, is_shared
 
 EVERY = 30.0  # seconds between samples; the 1-minute average moves slowly
 SETTLE = 60.0  # the first sample: once the 1-minute average covers the run itself

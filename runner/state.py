@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from analysis import paths
-from analysis.data import check_data_dir, load_index
+from analysis.data.index import check_data_dir, load_index
 from runner import codeprint
 from runner.layout import RUN_RECORD
 

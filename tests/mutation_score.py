@@ -2,9 +2,9 @@
 
     .venv/bin/python -m tests.mutation_score [--no-run] [--min 90]
 
-Runs mutmut (configured in pyproject.toml, [tool.mutmut]: analysis/evaluate.py, models.py and
+Runs mutmut (configured in pyproject.toml, [tool.mutmut]: analysis/stats/evaluate.py, models.py and
 study.py against tests/test_evaluate.py, test_models.py, test_study.py and
-test_study_scout.py; the training rules and the per-run record, analysis/train.py and
+test_study_scout.py; the training rules and the per-run record, analysis/training/train.py and
 experiment.py, against tests/test_train.py and test_experiment.py), then prints the score per
 module and overall and every mutant that was not killed. A mutant counts as killed
 when a test failed on it; "survived", "no tests" (no unit test calls the function) and
@@ -23,8 +23,8 @@ from collections import Counter, defaultdict
 from pathlib import Path
 
 MUTMUT = Path(sys.executable).with_name("mutmut")
-# analysis.study.x_paired__mutmut_5 (a function), analysis.models.xǁLayerInfoǁ__init____mutmut_1
-# (a method)
+# analysis.study.comparisons.x_paired__mutmut_5 (a function),
+# analysis.models.networks.xǁLayerInfoǁ__init____mutmut_1 (a method)
 LINE = re.compile(r"^\s*(?P<module>[\w.]+)\.x[_ǁ](?P<function>\S+?)__mutmut_\d+: (?P<status>.+)$")
 KILLED = {"killed"}
 UNFINISHED = {"not checked", "skipped"}

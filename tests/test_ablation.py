@@ -1,4 +1,4 @@
-"""The mechanism experiments' networks and train subsets (analysis.ablation)."""
+"""The mechanism experiments' networks and train subsets (analysis.models.ablation)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,9 @@ import keras
 import numpy as np
 import pytest
 
-from analysis import ablation, models
-from analysis.cache import SplitArrays
+from analysis.data.cache import SplitArrays
+from analysis.models import ablation
+from analysis.models import networks as models
 
 P = {"image_size": 12, "kernel_sizes": [3, 3], "filters": [4, 8], "bn_momentum": 0.9}
 

@@ -45,7 +45,7 @@ def legacy_run_folder(tmp_path: Path, run, fingerprint: str, commit: str) -> Pat
 
 def edited_copy(tree: Path, into: Path, old: str, new: str) -> Path:
     shutil.copytree(tree, into)
-    train = into / "analysis" / "train.py"
+    train = into / "analysis" / "training" / "train.py"
     text = train.read_text()
     assert old in text
     train.write_text(text.replace(old, new, 1))
@@ -81,7 +81,7 @@ def test_a_run_whose_code_changed_stays_stale_and_says_what_changed(tmp_path, pl
     today = edited_copy(tree, tmp_path / "today", "PLATEAU_GAIN = ", "PLATEAU_GAIN = 1 + ")
     verdict = adopt._judge(run, folder, {"fingerprint": fp}, inputs_under(today, run), today)
     assert not verdict.adopted
-    assert "analysis.train.PLATEAU_GAIN changed" in verdict.reason
+    assert "analysis.training.train.PLATEAU_GAIN changed" in verdict.reason
 
 
 def test_other_data_or_parameters_keep_a_run_stale(tmp_path, plan):
@@ -134,10 +134,10 @@ def test_why_names_each_cause_on_its_own_line(tmp_path, plan):
     assert state.why(changed, folder, later) == [f"parameter epochs: {run.params['epochs']!r} -> 3"]
     # a definition
     manifest = dict(now.code.manifest)
-    manifest["analysis.train.fit"] = "0" * 16
+    manifest["analysis.training.train.fit"] = "0" * 16
     code = codeprint.Print(manifest, "other")
     later = state.Inputs(code, now.data, run.fingerprint("other", now.data))
-    assert state.why(run, folder, later) == ["code: analysis.train.fit changed"]
+    assert state.why(run, folder, later) == ["code: analysis.training.train.fit changed"]
     # the data
     later = state.Inputs(now.code, "new data", run.fingerprint(now.code.value, "new data"))
     assert state.why(run, folder, later) == ["data: the images or split lists it reads changed"]

@@ -1,5 +1,5 @@
-"""The cross-machine check (analysis.backends): a published run beside the same run retrained
-elsewhere, compared only while both trained the same thing."""
+"""The cross-machine check (analysis.study.replication): a published run beside the same run
+retrained elsewhere, compared only while both trained the same thing."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ import json
 
 import pytest
 
-from analysis import backends, paths
+from analysis import paths
+from analysis.study import replication as backends
 
 PARAMS = {"model": "cnn", "kernel_sizes": [3, 3, 3, 3], "epochs": 24, "seeds": [0, 1, 2]}
 

@@ -7,8 +7,9 @@ import os
 import numpy as np
 import pytest
 
-from analysis import cache, paths
-from analysis.data import DataError, load_index
+from analysis import paths
+from analysis.data import cache
+from analysis.data.index import DataError, load_index
 from tests.fakes import write_image
 
 

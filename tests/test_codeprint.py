@@ -209,7 +209,7 @@ def test_changes_name_the_definitions_one_line_each():
 
 # The real library: a sweep over every numeric literal of the modules the training runs.
 NOTEBOOKS = {nb.stem: state.notebook_source(nb) for nb in paths.NOTEBOOKS_DIR.glob("*.ipynb")}
-SWEPT = ["analysis.train", "analysis.models", "analysis.experiment"]
+SWEPT = ["analysis.training.train", "analysis.models.networks", "analysis.training.experiment"]
 
 
 @cache
@@ -279,12 +279,12 @@ def test_the_training_rules_are_reached_by_the_model_runs():
     """An anchor the sweep cannot give itself: what the model notebook really runs."""
     manifest = real_prints()["model"].manifest
     for name in [
-        "analysis.train.fit",
-        "analysis.train.PLATEAU_GAIN",
-        "analysis.train.class_weights",
-        "analysis.models.build_cnn",
-        "analysis.models.build_baseline",
-        "analysis.experiment.train_seeds",
+        "analysis.training.train.fit",
+        "analysis.training.train.PLATEAU_GAIN",
+        "analysis.training.train.class_weights",
+        "analysis.models.networks.build_cnn",
+        "analysis.models.networks.build_baseline",
+        "analysis.training.experiment.train_seeds",
     ]:
         assert name in manifest, name
     assert not any(k.startswith("analysis.study") for k in manifest)

@@ -1,4 +1,4 @@
-"""analysis/cost.py: where a run's time went (from its records), its floor and contention."""
+"""analysis/study/cost.py: where a run's time went (from its records), its floor and contention."""
 
 from __future__ import annotations
 
@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from analysis import cost, paths
+from analysis import paths
+from analysis.study import cost
 
 T0 = "2026-01-01T00:00:00+00:00"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from analysis import paths
-from analysis.data import DataError, Entry, load_index, used_classes
+from analysis.data.index import DataError, Entry, load_index, used_classes
 
 
 def test_loads_a_valid_folder(tiny_msl):

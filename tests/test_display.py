@@ -1,11 +1,12 @@
-"""One name per run, one order, one number format (analysis.display), as the pages use them."""
+"""One name per run, one order, one number format (analysis.figures.display), as the pages use
+them."""
 
 from __future__ import annotations
 
 import jinja2
 import pytest
 
-from analysis import display
+from analysis.figures import display
 
 NEW_RUNS = [
     "locally-connected",

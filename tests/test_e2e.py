@@ -14,7 +14,9 @@ import numpy as np
 import pytest
 import yaml
 
-from analysis import paths, record, study, train
+from analysis import paths
+from analysis.study import comparisons as study
+from analysis.training import record, train
 from runner import execute, layout, state
 from runner.plan import load
 from tests.conftest import SMOKE_RUNS
@@ -152,7 +154,7 @@ def test_model_metrics_follow_the_contract(smoke, real_data):
 
 def test_summary_recomputes_from_the_saved_predictions(smoke):
     """The study's paired tests, recomputed here from two runs' predictions.npz."""
-    from analysis import evaluate
+    from analysis.stats import evaluate
 
     plan, folder, _ = smoke
     summary = json.loads((folder / "_study" / "summary.json").read_text())

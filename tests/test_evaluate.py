@@ -8,7 +8,7 @@ import warnings
 import numpy as np
 import pytest
 
-from analysis import evaluate
+from analysis.stats import evaluate
 
 
 def test_scores_and_per_class():

@@ -1,5 +1,5 @@
-"""The per-run record (analysis.experiment): the data a run sees, one model per seed, the metric
-blocks of metrics.json, the saved model and predictions, the tables and figures of a model
+"""The per-run record (analysis.training.experiment): the data a run sees, one model per seed, the
+metric blocks of metrics.json, the saved model and predictions, the tables and figures of a model
 notebook. Tiny arrays and stand-in models: each rule fails its test when it is wrong (`make
 mutate` checks that)."""
 
@@ -13,10 +13,14 @@ import numpy as np
 import pytest
 from pydantic import ValidationError
 
-from analysis import cache, evaluate, experiment, figures, models, train
-from analysis.data import DataError
-from analysis.experiment import SeedResult, StudyData
-from analysis.train import FitResult
+from analysis.data import cache
+from analysis.data.index import DataError
+from analysis.figures import notebook as figures
+from analysis.models import networks as models
+from analysis.stats import evaluate
+from analysis.training import experiment, train
+from analysis.training.experiment import SeedResult, StudyData
+from analysis.training.train import FitResult
 
 CLASS_IDS = [3, 5, 9]  # model output i <-> class id CLASS_IDS[i]
 NAMES = {3: "drill", 4: "unused", 5: "ground", 9: "wheel"}

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from analysis import display, gallery
+from analysis.figures import display, gallery
 from runner.report import render
 
 

@@ -1,4 +1,5 @@
-"""What the network learned (analysis.learned): Grad-CAM on hand-built networks whose answer is
+"""What the network learned (analysis.figures.learned): Grad-CAM on hand-built networks whose
+answer is
 known, the filter tiles, the figures' text, and the runner step while a network is missing."""
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import pytest
 
 keras = pytest.importorskip("keras")
 
-from analysis import learned  # noqa: E402
+from analysis.figures import learned  # noqa: E402
 
 
 def two_detectors(pool: bool = False) -> keras.Model:
@@ -80,9 +81,10 @@ def test_filter_tiles_are_each_scaled_to_0_1():
 
 
 def test_local_filters_are_the_windows_the_layer_multiplies():
-    """local_kernel reads a locally connected layer's kernel in analysis.ablation's patch order:
+    """local_kernel reads a locally connected layer's kernel in analysis.models.ablation's patch
+    order:
     the layer's output at a position is the window times that position's (k, k, c, f) kernel."""
-    from analysis import ablation
+    from analysis.models import ablation
 
     model = ablation.build_locally_connected(8, 3, (3, 3), (4, 6), seed=1)
     layer = model.get_layer("local1_3x3")
@@ -109,7 +111,7 @@ def test_local_filters_are_the_windows_the_layer_multiplies():
 
 
 def test_convolution_filters_are_one_panel_and_feature_maps_one_per_block():
-    from analysis import models
+    from analysis.models import networks as models
 
     model = models.build_cnn(16, 3, (3, 3), (8, 16))
     panels = learned.first_filters(model)
@@ -128,7 +130,7 @@ def test_picks_are_the_largest_classes_and_the_most_confused_pairs():
     y_pred = np.array([0, 0, 1, 1, 0, 2, 2, 0, 0])
     conf = np.array([0.5, 0.9, 0.8, 0.6, 0.7, 0.3, 0.4, 0.9, 0.8])
     assert learned.feature_picks(y_true, y_pred, conf, n=2) == [6, 1]
-    from analysis.gallery import Predictions
+    from analysis.figures.gallery import Predictions
 
     p = Predictions(
         "cnn", "smoke", 0, 8, 0, [f"{i}.jpg" for i in range(9)], y_true, y_pred, conf, {}

@@ -1,11 +1,13 @@
-"""One finding per ingredient of convolution (analysis.mechanisms), each decided both ways."""
+"""One finding per ingredient of convolution (analysis.study.mechanisms), each decided both ways."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from analysis import mechanisms, study, verdicts
+from analysis.stats import verdicts
+from analysis.study import comparisons as study
+from analysis.study import mechanisms
 from tests.test_study import predictions, run
 
 MEMBERS = {

@@ -6,7 +6,7 @@ import keras
 import numpy as np
 import pytest
 
-from analysis import models
+from analysis.models import networks as models
 
 
 def expected_receptive_fields(kernels):

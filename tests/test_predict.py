@@ -14,7 +14,8 @@ import tarfile
 import numpy as np
 import pytest
 
-from analysis import experiment, paths
+from analysis import paths
+from analysis.training import experiment
 from runner.__main__ import main
 from runner.plan import load
 from runner.serving import export, predict
@@ -173,7 +174,7 @@ def test_savedmodel_export_serves_the_same_probabilities(artifact, real_data, re
     serve = loaded.signatures["serving_default"]
     ((name, spec),) = serve.structured_input_signature[1].items()
     assert (name, spec.dtype, tuple(spec.shape)) == ("image", tf.float32, (None, 32, 32, 3))
-    from analysis.cache import decode_image
+    from analysis.data.cache import decode_image
 
     x = np.stack([decode_image(real_data / f, 32)[0] for f in recorded["files"]])
     served = next(iter(serve(image=tf.constant(x.astype("float32"))).values())).numpy()

@@ -18,8 +18,9 @@ import pytest
 import yaml
 from filelock import FileLock
 
-from analysis import download, paths
-from analysis.data import DataError
+from analysis import paths
+from analysis.data import download
+from analysis.data.index import DataError
 from runner import layout
 from runner.plan import load
 from runner.report import render

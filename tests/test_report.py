@@ -8,7 +8,8 @@ import shutil
 import pytest
 import yaml
 
-from analysis import paths, study
+from analysis import paths
+from analysis.study import comparisons as study
 from runner import layout, state
 from runner.plan import load
 from runner.report import compare, render
@@ -109,7 +110,7 @@ def test_runs_of_older_code_are_left_out_as_pending(smoke, tmp_path):
     assert record["code"] == state.code_hash(plan.runs["baseline-permuted"].notebook_path)
     assert "baseline-permuted" in compare.current(copy, plan)
 
-    record["code"] = "0" * 16  # as if computed before the last change to analysis/train.py
+    record["code"] = "0" * 16  # as if computed before the last change to analysis/training/train.py
     record_file.write_text(json.dumps(record))
     assert "baseline-permuted" not in compare.current(copy, plan)
     assert "baseline" in compare.current(copy, plan)

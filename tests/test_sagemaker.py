@@ -31,7 +31,7 @@ import numpy as np
 import pytest
 
 from analysis import paths
-from analysis.data import DataError
+from analysis.data.index import DataError
 from runner import execute, layout, lifecycle, state
 from runner.__main__ import main
 from runner.backends import sagemaker as sm
@@ -381,7 +381,7 @@ def test_create_processing_job_request(aws, tiny_msl, smoke_plan):
     }
     with tarfile.open(fileobj=io.BytesIO(body("code/analysis.tar.gz"))) as tar:
         names = tar.getnames()
-    assert "analysis/paths.py" in names and "analysis/experiment.py" in names
+    assert "analysis/paths.py" in names and "analysis/training/experiment.py" in names
     assert not [n for n in names if "__pycache__" in n or n.endswith(".ipynb")]
     requirements = body("code/requirements.txt").decode()
     assert "papermill==" in requirements and "tensorflow" not in requirements

@@ -22,8 +22,9 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from analysis import models, paths
-from analysis.cache import PREPROCESSING, decode_image
+from analysis import paths
+from analysis.data.cache import PREPROCESSING, decode_image
+from analysis.models import networks as models
 from runner.__main__ import main
 from runner.serving import aws as serving_aws
 from runner.serving import predict

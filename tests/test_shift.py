@@ -1,4 +1,4 @@
-"""analysis.shift on made-up file lists and tiny arrays, each number worked out by hand."""
+"""analysis.shift.outputs on made-up file lists and tiny arrays, each number worked out by hand."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ import statistics
 import numpy as np
 import pytest
 
-from analysis import near_duplicates, shift
+from analysis.shift import near_duplicates
+from analysis.shift import outputs as shift
 
 # sol 830 Mastcam right sequence 003651 (two frames), sol 830 MAHLI, sol 831 Mastcam left
 FILES = [

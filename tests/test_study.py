@@ -1,5 +1,5 @@
-"""The study's cross-run findings (analysis.study), each checked on both sides: a case where
-it holds and one where it does not, against values worked out independently."""
+"""The study's cross-run findings (analysis.study.comparisons), each checked on both sides: a case
+where it holds and one where it does not, against values worked out independently."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from analysis import study
+from analysis.study import comparisons as study
 
 
 def run(test_acc, val_f1=None, seeds=(0, 1, 2), params=None, parameters=1000, **extra):
@@ -743,7 +743,7 @@ def test_findings_without_groups_or_without_the_reference_or_baseline():
 
 
 def test_the_val_test_gap_splits_into_appearance_and_class_mix():
-    from analysis import evaluate
+    from analysis.stats import evaluate
 
     ids, names = [1, 2, 3], {1: "rock", 2: "sky", 3: "drill holes"}
     # class 3 is in val but not in test; the shared classes are recognised half as often on test

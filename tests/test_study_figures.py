@@ -16,7 +16,11 @@ import pytest  # noqa: E402
 from matplotlib.legend import Legend  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from analysis import display, figures, mechanism_figures, paths, study_figures  # noqa: E402
+from analysis import paths  # noqa: E402
+from analysis.figures import display
+from analysis.figures import mechanisms as mechanism_figures
+from analysis.figures import notebook as figures
+from analysis.figures import study as study_figures
 from runner.plan import load  # noqa: E402
 from runner.report import compare  # noqa: E402
 
@@ -180,7 +184,7 @@ def test_the_checks_fail_on_a_bad_figure(tmp_path):
 def test_the_predictions_gallery_reads_at_the_content_width(tmp_path, monkeypatch):
     """The Predictions page's three figures, drawn from made-up predictions with the data
     set's longest class names: no overlapping text, nothing below 9 pt at the page's width."""
-    from analysis import gallery
+    from analysis.figures import gallery
 
     rng = np.random.default_rng(0)
     n, classes = 600, 24

@@ -1,11 +1,11 @@
-"""The GPU scout's tables (analysis.study.scout_summary, scout_decisions): the rows the
+"""The GPU scout's tables (analysis.study.comparisons.scout_summary, scout_decisions): the rows the
 recipe page cites, and the decisions it states from them, against values worked out by hand."""
 
 from __future__ import annotations
 
 import pytest
 
-from analysis import study
+from analysis.study import comparisons as study
 
 
 def scout_row(variant, seed, f1, acc, train, during, plateaued, model="cnn", **extra):

@@ -1,4 +1,4 @@
-"""The training rules (analysis.train): the convergence check of a finished schedule, the
+"""The training rules (analysis.training.train): the convergence check of a finished schedule, the
 warm-up + cosine schedule, AdamW, class weights, the val selection and early stopping, the input
 pipeline, `fit` and `predict`. Tiny arrays and a one-layer model: each rule fails its test when
 it is wrong (`make mutate` checks that)."""
@@ -14,8 +14,9 @@ import keras
 import numpy as np
 import pytest
 
-from analysis import evaluate, train
-from analysis.train import PLATEAU_GAIN, Recipe, plateaued
+from analysis.stats import evaluate
+from analysis.training import train
+from analysis.training.train import PLATEAU_GAIN, Recipe, plateaued
 
 
 def test_a_flat_tail_with_one_lucky_epoch_has_plateaued():

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from analysis import verdicts
+from analysis.stats import verdicts
 
 FILES = [
     "calibrated/0830MR0036510000500684E01_DRCL.JPG",

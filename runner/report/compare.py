@@ -1,5 +1,6 @@
 """Across the runs of one profile: load what they recorded, let the study library
-(analysis.study) derive the findings, draw the study's figures, write `_study/summary.json`.
+(analysis.study.comparisons) derive the findings, draw the study's figures, write
+`_study/summary.json`.
 
 Part of the runner's collection step: the notebooks never read each other's results.
 """
@@ -13,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from analysis import paths
-from analysis.provenance import now, write_json
+from analysis.training.provenance import now, write_json
 from runner import codeprint, layout, state
 
 SUMMARY_DIR = layout.STUDY_DIR
@@ -80,7 +81,7 @@ def replicas(runs: dict) -> dict[str, list[float]]:
     same parameters trained on another machine), for the verdict rule."""
     if not REPLICATION.exists():
         return {}
-    from analysis import backends
+    from analysis.study import replication as backends
 
     other = json.loads(REPLICATION.read_text())["runs"]
     out = {}
@@ -140,9 +141,12 @@ def is_current(profile_dir: Path, reference: str, baseline: str, groups: dict, o
 def summarize(
     profile_dir: Path, reference: str, baseline: str, groups: dict, data_dir=None, only=None
 ) -> dict:
-    """The findings (analysis.study) and the study's figures for one profile's results."""
+    """The findings (analysis.study.comparisons) and the study's figures for one profile's
+    results."""
     # SciPy and Matplotlib load here, not at import: a no-op `make all` never gets this far.
-    from analysis import mechanism_figures, study, study_figures
+    from analysis.figures import mechanisms as mechanism_figures
+    from analysis.figures import study as study_figures
+    from analysis.study import comparisons as study
 
     runs = load_runs(profile_dir, only)
     preds = {name: _predictions(profile_dir / name) for name in runs}
@@ -174,11 +178,11 @@ def summarize(
 
 
 def predictions_gallery(run_dir: Path, fig_dir: Path, data_dir) -> dict | None:
-    """The reference run's predictions gallery (analysis.gallery), drawn into the study's
+    """The reference run's predictions gallery (analysis.figures.gallery), drawn into the study's
     figures; None while the run has no test probabilities (the page says it is pending)."""
     if not (run_dir / "predictions.npz").exists():
         return None
-    from analysis import gallery
+    from analysis.figures import gallery
 
     try:
         return gallery.render(run_dir, fig_dir, paths.data_dir(data_dir))
@@ -187,10 +191,10 @@ def predictions_gallery(run_dir: Path, fig_dir: Path, data_dir) -> dict | None:
 
 
 def learned_figures(profile_dir: Path, reference: str, fig_dir: Path, data_dir, only):
-    """What the networks learned (analysis.learned): the reference CNN's figures and, once its
-    network is saved, the locally connected run's; None while the reference run's network or
+    """What the networks learned (analysis.figures.learned): the reference CNN's figures and, once
+    its network is saved, the locally connected run's; None while the reference run's network or
     the data set is missing (the page says it is pending)."""
-    from analysis import learned
+    from analysis.figures import learned
 
     return learned.study(profile_dir, reference, fig_dir, data_dir, only)
 

@@ -11,7 +11,9 @@ from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
-from analysis import backends, display, paths
+from analysis import paths
+from analysis.figures import display
+from analysis.study import replication as backends
 from runner import layout
 from runner.backends.local import rel
 from runner.layout import PUBLISHED  # tells the MkDocs hook which results folder the pages show
@@ -44,7 +46,7 @@ def environment() -> Environment:
 
 
 def context(plan: Plan, results: Path, allow_failed: bool, refresh: bool = True) -> dict:
-    from analysis import cost  # the Performance page's; no run imports it
+    from analysis.study import cost  # the Performance page's; no run imports it
 
     found = load_runs(results, compare.current(results, plan))  # results of another plan: pending
     runs = {n: found[n] for n in plan.runs if n in found}  # plan order

@@ -1,9 +1,9 @@
 """`python -m runner predict`: a run's trained model applied to new images.
 
 The artifact is `results/<profile>/<run>/model.keras` with `model.json` beside it (written by
-analysis.experiment.save_model; the profile defaults to the plan's `published` one). Images go
-through analysis.cache.decode_image, the training preprocessing, and the pixel shuffle of a
-permuted run, so a test image gets exactly the prediction the run recorded for it.
+analysis.training.experiment.save_model; the profile defaults to the plan's `published` one).
+Images go through analysis.data.cache.decode_image, the training preprocessing, and the pixel
+shuffle of a permuted run, so a test image gets exactly the prediction the run recorded for it.
 
 Bad input (a missing or non-image file, a folder without images, a run without an artifact) is
 reported per file, the other images are still classified, and the command exits 2.
@@ -24,7 +24,7 @@ import numpy as np
 import yaml
 
 from analysis import paths
-from analysis.data import DataError
+from analysis.data.index import DataError
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
 DEFAULT_RUN = "cnn"
@@ -89,7 +89,7 @@ class Artifact:
         a permuted run (the shuffle is not part of the model)."""
         if not self.info.get("permute_pixels"):
             return x
-        from analysis import train
+        from analysis.training import train
 
         return train.permute(x, train.pixel_permutation(self.image_size))
 
@@ -97,7 +97,7 @@ class Artifact:
         """Softmax outputs (n, classes) for uint8 images, by the training code's own predict
         (same batches, inference mode), so a run's test images reproduce its predictions."""
         model = self.model()  # first: it quiets TensorFlow before anything imports it
-        from analysis import train
+        from analysis.training import train
 
         return train.predict(model, self.prepare(x))
 
@@ -151,7 +151,7 @@ def collect(arguments: list[str]) -> tuple[list[Path], list[str]]:
 def decode(files: list[Path], image_size: int) -> tuple[np.ndarray, list[Path], list[str]]:
     """The images that decode, as (n, size, size, 3) uint8, with their files; one error line
     per file that does not."""
-    from analysis.cache import decode_image
+    from analysis.data.cache import decode_image
 
     def one(path: Path):
         try:

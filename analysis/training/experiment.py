@@ -12,9 +12,13 @@ from pathlib import Path
 
 import numpy as np
 
-from analysis import cache, evaluate, figures, models, train
-from analysis import record as run_record
-from analysis.data import DataIndex, load_index, used_classes
+from analysis.data import cache
+from analysis.data.index import DataIndex, load_index, used_classes
+from analysis.figures import notebook as figures
+from analysis.models import networks as models
+from analysis.stats import evaluate
+from analysis.training import record as run_record
+from analysis.training import train
 
 
 @dataclass
@@ -258,7 +262,7 @@ def record(
     figures: dict[str, str],
     **blocks,
 ) -> dict:
-    """A run's metrics.json, checked against the typed record (analysis.record)."""
+    """A run's metrics.json, checked against the typed record (analysis.training.record)."""
     return run_record.build(
         run=run_name,
         profile=profile,

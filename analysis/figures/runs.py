@@ -1,7 +1,7 @@
 """Figures of one run, redrawn from its metrics.json to be legible at the page's width: each
 model run's learning curves, confusion matrix, per-class F1 and translation curve, the reference
 network's architecture, and the EDA run's images per class and per camera. Split from
-analysis.study_figures, which draws them (draw_all) and re-exports them; their style, width and
+analysis.figures.study, which draws them (draw_all) and re-exports them; their style, width and
 saving are that module's, looked up at call time (tests patch study_figures._save), so this
 module imports nothing of it at load and there is no import cycle."""
 
@@ -13,14 +13,14 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 
-from analysis import display
+from analysis.figures import display
 
 
 def learning_curves(run: str, histories: list[dict], path) -> Path:
     """Loss and the selection metric per epoch, one line per seed, drawn from metrics.json's
     `history`: train as measured while training (dropout on; loss class-weighted and
     label-smoothed), val in inference mode after each epoch."""
-    from analysis import study_figures as sf
+    from analysis.figures import study as sf
 
     with sf._style():
         fig, axes = plt.subplots(1, 2, figsize=(sf.FIG_WIDTH, 3.6), layout="constrained")
@@ -48,7 +48,7 @@ def learning_curves(run: str, histories: list[dict], path) -> Path:
 def confusion(run: str, matrix: dict, names: dict, path) -> Path:
     """The test split's confusion matrix of a run's first seed, rows normalised to recall;
     colour only (numbers per cell would not be legible at the page's width), classes named."""
-    from analysis import study_figures as sf
+    from analysis.figures import study as sf
 
     counts = np.asarray(matrix["counts"], dtype=float)
     labels = matrix["labels"]
@@ -70,7 +70,7 @@ def confusion(run: str, matrix: dict, names: dict, path) -> Path:
 
 def per_class_f1(run: str, rows: list[dict], path) -> Path:
     """F1 on test per class (first seed), with each class's test images in brackets."""
-    from analysis import study_figures as sf
+    from analysis.figures import study as sf
 
     rows = [r for r in rows if r["support"] > 0]
     with sf._style():
@@ -90,7 +90,7 @@ def per_class_f1(run: str, rows: list[dict], path) -> Path:
 
 def class_distribution(classes: list[dict], path) -> Path:
     """Images per class and split (log scale), from the EDA run's class table."""
-    from analysis import study_figures as sf
+    from analysis.figures import study as sf
 
     splits = ("train", "val", "test")
     with sf._style():
@@ -108,7 +108,7 @@ def class_distribution(classes: list[dict], path) -> Path:
 
 def instruments(splits: dict, path) -> Path:
     """Images per camera in each split, stacked, from the EDA run's split table."""
-    from analysis import study_figures as sf
+    from analysis.figures import study as sf
 
     cams = sorted({k for r in splits.values() for k in r.get("instruments", {})})
     with sf._style():
@@ -128,7 +128,7 @@ def architecture(model: dict, image_size: int, path) -> Path:
     """The network as a stack of stages, drawn from its recorded layers (metrics.json's
     `model`): one row per stage, a bar as wide as its channels (log scale), with the feature
     map's shape and the receptive field beside it."""
-    from analysis import study_figures as sf
+    from analysis.figures import study as sf
 
     rf = {r["layer"]: r["receptive_field"] for r in model["receptive_field_per_layer"]}
     stages = [{"label": "input image", "shape": [image_size, image_size, 3], "rf": 1}]
@@ -170,7 +170,7 @@ def draw_runs(runs: dict, fig_dir: Path, base=None) -> dict[str, Path]:
     """Each model run's own figures, redrawn from its metrics.json to be legible at the page's
     width: the notebook's versions (frozen code, part of every run's fingerprint) use small
     type, and their learning-curve legend calls every run's batches augmented."""
-    from analysis import study_figures as sf
+    from analysis.figures import study as sf
 
     fig_dir = Path(fig_dir)
     out: dict[str, Path] = {}

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from analysis import study
+from analysis.study import comparisons as study
 
 # Parameters the runner adds for the notebook's own bookkeeping; they change no number.
 BOOKKEEPING = {"run_name", "profile", "output_dir", "data_dir", "code_version", "skip_bad_entries"}

@@ -2,7 +2,7 @@
 
 Pure functions over run records (metrics.json as dicts) and their predictions (predictions.npz
 as dicts of arrays). The runner loads and writes; this module decides, by the rule declared in
-`analysis.verdicts`: test accuracy is the primary metric; runs of different networks are
+`analysis.stats.verdicts`: test accuracy is the primary metric; runs of different networks are
 compared unpaired (Welch's t-test over seeds) with a hierarchical bootstrap interval over seeds
 and groups of related test images; a difference is claimed when both hold (and, where another
 machine replicated both runs, there too). The seed-paired t-test and McNemar's test per seed
@@ -13,21 +13,21 @@ from __future__ import annotations
 
 import numpy as np
 
-from analysis import verdicts
-from analysis.study_controls import (  # noqa: F401 (holm: re-exported)
+from analysis.stats import verdicts
+from analysis.stats.verdicts import DIFFERENCE, NO_DIFFERENCE, ONE_SEED, SIG_LEVEL
+from analysis.study.controls import (  # noqa: F401 (holm: re-exported)
     holm,
     kernel_finding,
     permutation_finding,
     translation_finding,
 )
-from analysis.study_scout import (  # noqa: F401 (_choice, scout_*: re-exported)
+from analysis.study.scout import (  # noqa: F401 (_choice, scout_*: re-exported)
     _choice,
     recipe_finding,
     scout_decisions,
     scout_summary,
     size_and_length,
 )
-from analysis.verdicts import DIFFERENCE, NO_DIFFERENCE, ONE_SEED, SIG_LEVEL
 
 __all__ = ["DIFFERENCE", "NO_DIFFERENCE", "ONE_SEED", "SIG_LEVEL"]
 
@@ -73,7 +73,7 @@ def same_test_images(pa: dict, pb: dict) -> bool:
 
 def mcnemar_per_seed(pa: dict, pb: dict) -> list[dict]:
     """McNemar's test between the two runs' predictions of each seed they share."""
-    from analysis import evaluate
+    from analysis.stats import evaluate
 
     if not same_test_images(pa, pb):
         raise ValueError("paired tests need the same test images in the same order")
@@ -96,7 +96,7 @@ def contrast(
     groups: np.ndarray | None = None,
     replica: dict | None = None,
 ) -> dict:
-    """a − b in test accuracy by the declared rule (`analysis.verdicts`): Welch's t-test over
+    """a − b in test accuracy by the declared rule (`analysis.stats.verdicts`): Welch's t-test over
     seeds, the hierarchical (seeds × image groups) bootstrap interval when both runs' test
     predictions and the groups are known, and the replication's Welch test when given. The
     seed-paired test stays beside it as detail (`paired_p_value`, `pairing_gain`)."""
@@ -319,7 +319,7 @@ def findings(
         out["cnn_vs_baseline"] = c
     out["permutation"] = permutation_finding(runs, preds, reference, baseline, **ctx)
     out["kernels"] = kernel_finding(runs, preds, reference, members.get("kernels", []), **ctx)
-    from analysis import mechanisms  # it builds on this module's comparisons
+    from analysis.study import mechanisms  # it builds on this module's comparisons
 
     out["mechanisms"] = mechanisms.findings(runs, preds, reference, baseline, members, **ctx)
     out["translation"] = translation_finding(runs, reference, baseline)
@@ -330,7 +330,7 @@ def findings(
         out["gap"] = gap_decomposition(out["shift"])
         out["consistency"] = consistency(runs[reference])
         out["baselines"] = runs[reference].get("baselines")
-    from analysis import shift  # instruments from file names; no images read
+    from analysis.shift import outputs as shift  # instruments from file names; no images read
 
     out["instruments"] = {
         name: shift.predictions_by_instrument(p)

@@ -1,8 +1,8 @@
 """What the networks learned: first-layer filters, feature maps and Grad-CAM.
 
 From a finished run's saved network (`model.keras`, `model.json`) and the test images decoded as
-for training (analysis.cache), three kinds of figure, for the reference CNN and for the locally
-connected network (run `locally-connected`, analysis.ablation), on the same test images:
+for training (analysis.data.cache), three kinds of figure, for the reference CNN and for the locally
+connected network (run `locally-connected`, analysis.models.ablation), on the same test images:
 
 - the first layer's filters as small RGB tiles, each normalised on its own (for the locally
   connected network, the filters of two positions: every position has its own);
@@ -12,11 +12,12 @@ connected network (run `locally-connected`, analysis.ablation), on the same test
   with respect to the last block's activations, averaged over positions to weigh each channel,
   the weighted sum of the channels through a ReLU, scaled to 0..1 and upsampled onto the image.
 
-The runner's cross-run step calls `study` after the runs (like analysis.gallery); no notebook
-imports this module, so a change here retrains nothing. Keras and Matplotlib load lazily.
+The runner's cross-run step calls `study` after the runs (like analysis.figures.gallery); no
+notebook imports this module, so a change here retrains nothing. Keras and Matplotlib load lazily.
 
-The computation lives in analysis.learned_maps and the drawing in analysis.learned_draw; both
-are re-exported here. This module loads the networks and the test images and draws the figures.
+The computation lives in analysis.figures.learned_maps and the drawing in
+analysis.figures.learned_draw; both are re-exported here. This module loads the networks and the
+test images and draws the figures.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from analysis.learned_draw import (  # noqa: F401
+from analysis.figures.learned_draw import (  # noqa: F401
     DPI,
     FILTER_COLUMNS,
     FONT,
@@ -47,7 +48,7 @@ from analysis.learned_draw import (  # noqa: F401
     save,
     text_boxes,
 )
-from analysis.learned_maps import (  # noqa: F401
+from analysis.figures.learned_maps import (  # noqa: F401
     CHANNELS,
     FEATURE_IMAGES,
     MISTAKES,
@@ -75,7 +76,9 @@ from analysis.learned_maps import (  # noqa: F401
     upsample,
 )
 
-LOCAL_RUN = "locally-connected"  # the plan's run of analysis.ablation's locally connected network
+LOCAL_RUN = (
+    "locally-connected"  # the plan's run of analysis.models.ablation's locally connected network
+)
 MODEL_FILE = "model.keras"
 PREFIX = "learned_"  # figure file names, beside the study's other figures
 
@@ -95,7 +98,7 @@ class Network:
 
 
 def load_network(run_dir: Path, label: str) -> Network:
-    """The run's saved network (its selected seed); importing analysis.ablation registers the
+    """The run's saved network (its selected seed); importing analysis.models.ablation registers the
     locally connected layer, so either network loads."""
     run_dir = Path(run_dir)
     try:
@@ -106,7 +109,7 @@ def load_network(run_dir: Path, label: str) -> Network:
         raise LearnedError(f"{run_dir / info.get('file', MODEL_FILE)}: missing")
     import keras
 
-    from analysis import ablation  # noqa: F401  (registers LocallyConnected2D)
+    from analysis.models import ablation  # noqa: F401  (registers LocallyConnected2D)
 
     model = keras.saving.load_model(run_dir / info.get("file", MODEL_FILE), compile=False)
     ids = [int(c) for c in info["class_ids"]]
@@ -125,9 +128,10 @@ def load_network(run_dir: Path, label: str) -> Network:
 
 
 def test_images(data_dir, size: int, files: list[str], limit: int = 0) -> np.ndarray:
-    """The named test images decoded (and cached) at `size` by analysis.cache, as in training."""
-    from analysis import cache
-    from analysis.data import load_index
+    """The named test images decoded (and cached) at `size` by analysis.data.cache, as in
+    training."""
+    from analysis.data import cache
+    from analysis.data.index import load_index
 
     split = cache.load_split(
         load_index(data_dir), "test", size, limit=limit or None, progress=False
@@ -165,7 +169,7 @@ def _answer(net: Network, probs: np.ndarray, true_id: int) -> dict:
 def render(reference_dir: Path, local_dir: Path | None, out_dir: Path, data_dir) -> dict:
     """Draw the figures of the reference run (and of the locally connected run, when given)
     into `out_dir`; returns the figures' file names and what they show, for the page."""
-    from analysis import gallery
+    from analysis.figures import gallery
 
     try:
         p = gallery.load(reference_dir)

@@ -22,8 +22,8 @@ import keras
 import numpy as np
 from sklearn.utils.class_weight import compute_class_weight
 
-from analysis import evaluate
-from analysis.models import augmentation
+from analysis.models.networks import augmentation
+from analysis.stats import evaluate
 
 # Val is 38 % "wheel": plain val accuracy rewards predicting the majority. Macro-F1 weighs every
 # class alike and, unlike balanced accuracy, also charges a model for over-predicting a class.

@@ -1,10 +1,10 @@
-"""The computation behind analysis.learned's figures, with no drawing: which layers a saved
+"""The computation behind analysis.figures.learned's figures, with no drawing: which layers a saved
 network's filters, block outputs and Grad-CAM come from; the first layer's filters as normalised
 RGB tiles (per position for a locally connected layer); the blocks' feature maps and the most
 varied channels; class probabilities; Grad-CAM maps (the class score's gradient with respect to
 the last block's activations, through the backend's automatic differentiation) and their
 upsampling; and which test images the figures show. It also owns `LearnedError`, which
-analysis.learned re-exports. Keras loads lazily.
+analysis.figures.learned re-exports. Keras loads lazily.
 """
 
 from __future__ import annotations
@@ -79,7 +79,7 @@ def filter_tiles(kernel: np.ndarray) -> np.ndarray:
 
 def local_kernel(kernel: np.ndarray, width: int, row: int, col: int, k: int, channels: int):
     """A locally connected layer's (h·w, k·k·c, f) kernel at one position, as a (k, k, c, f)
-    convolution kernel: analysis.ablation flattens each window as (row, column, channel)."""
+    convolution kernel: analysis.models.ablation flattens each window as (row, column, channel)."""
     flat = np.asarray(kernel)[row * width + col]
     return flat.reshape(k, k, channels, flat.shape[-1])
 
@@ -253,7 +253,7 @@ def feature_picks(y_true: np.ndarray, y_pred: np.ndarray, confidence: np.ndarray
 def pair_picks(p, k: int = PAIRS, mistakes: int = MISTAKES) -> list[dict]:
     """The k (true A, predicted B) pairs with the most mistakes in `p` (gallery.Predictions):
     each with its `mistakes` most confident mistakes, one correct image of A and one of B."""
-    from analysis import gallery
+    from analysis.figures import gallery
 
     out = []
     for t, q, wrong in gallery.confused_pairs(p, k):

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from analysis.data import DataError, check_data_dir
+from analysis.data.index import DataError, check_data_dir
 
 URL = "https://zenodo.org/api/records/1049137/files/msl-images.zip/content"
 SIZE = 60_635_475  # bytes of msl-images.zip, as published

@@ -19,7 +19,7 @@ import numpy as np
 
 # The parts, each in its module; their names stay available here (the notebook and the
 # cross-run step use `shift.X`).
-from analysis.image_names import (  # noqa: F401
+from analysis.shift.image_names import (  # noqa: F401
     GROUPINGS,
     INSTRUMENTS,
     NAME,
@@ -32,13 +32,13 @@ from analysis.image_names import (  # noqa: F401
     parse_name,
     size_summary,
 )
-from analysis.instrument_gap import (  # noqa: F401
+from analysis.shift.instrument_gap import (  # noqa: F401
     accuracy_per_instrument,
     decompose,
     gap_decomposition,
     predictions_by_instrument,
 )
-from analysis.near_duplicates import (  # noqa: F401
+from analysis.shift.near_duplicates import (  # noqa: F401
     HASH_SIZE,
     NEAR_DUPLICATE_BITS,
     close_pairs,
@@ -95,7 +95,7 @@ def write_groups(path, header: dict, splits: dict[str, dict[str, dict]]) -> Path
 
 def instrument_figure(mix: dict[str, dict], path):
     """Stacked bars of the instrument shares per split, each share written on its bar."""
-    from analysis.figures import _save, plt
+    from analysis.figures.notebook import _save, plt
 
     splits = list(mix)
     names = sorted(INSTRUMENTS.values())
@@ -122,7 +122,7 @@ def instrument_figure(mix: dict[str, dict], path):
 def group_size_figure(groups: dict[str, dict[str, dict]], path):
     """Per grouping (a panel each), the share of each split's images that lies in groups of
     each size: how bursty the splits are."""
-    from analysis.figures import _save, plt
+    from analysis.figures.notebook import _save, plt
 
     groupings = list(next(iter(groups.values())))
     fig, axes = plt.subplots(1, len(groupings), figsize=(4.2 * len(groupings), 3.2), sharey=True)

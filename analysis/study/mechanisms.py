@@ -7,7 +7,7 @@ the CNN's 0.4 M parameters against the baseline; **pooling** is the CNN against 
 with a flatten head (and what each loses when test images shift); **data size** asks whether the
 CNN's lead grows when both train on less data: (CNN − baseline) at the smallest share minus
 (CNN − baseline) on all of train. Each finding is decided by the study's rule
-(`analysis.verdicts`): test accuracy, Welch over seeds, the hierarchical interval over seeds
+(`analysis.stats.verdicts`): test accuracy, Welch over seeds, the hierarchical interval over seeds
 and image groups.
 
 Runs are found by their parameters within the plan's `mechanisms` and `data-size` groups, so
@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from analysis import study, verdicts
+from analysis.stats import verdicts
+from analysis.study import comparisons as study
 
 QUESTIONS = {
     "weight_sharing": "Does sharing one filter across positions help, locality kept?",

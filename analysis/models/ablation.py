@@ -8,8 +8,8 @@
   the last map's positions reach the classifier separately (what the translation test probes).
 - `train_fraction`: nested, class-stratified subsets of train (val and test unchanged).
 
-`cnn` and `baseline` with the default head are built by `analysis.experiment.build_model`, the
-published runs' own builder, so a mechanism run differs from a published one only where named.
+`cnn` and `baseline` with the default head are built by `analysis.training.experiment.build_model`,
+the published runs' own builder, so a mechanism run differs from a published one only where named.
 """
 
 from __future__ import annotations
@@ -21,7 +21,8 @@ import keras
 import numpy as np
 from keras import layers
 
-from analysis import experiment, models
+from analysis.models import networks as models
+from analysis.training import experiment
 
 MODELS = ("cnn", "baseline", "dense", "locally_connected")
 HEADS = ("gap", "flatten")

@@ -2,17 +2,17 @@
 capacity control, the pixel-permutation (locality) finding with its noise control, and the
 translation-robustness finding.
 
-Each is built on the run-to-run comparisons in `analysis.study` (`compare`, `seed_values`, ...),
-which are imported when a finding is computed, because `analysis.study` imports this module to
-state these findings and to re-export them.
+Each is built on the run-to-run comparisons in `analysis.study.comparisons` (`compare`,
+`seed_values`, ...), which are imported when a finding is computed, because
+`analysis.study.comparisons` imports this module to state these findings and to re-export them.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from analysis import verdicts
-from analysis.verdicts import SIG_LEVEL
+from analysis.stats import verdicts
+from analysis.stats.verdicts import SIG_LEVEL
 
 
 def holm(p_values: dict[str, float | None]) -> dict[str, float | None]:
@@ -37,7 +37,7 @@ def kernel_finding(
     """The kernel experiments: which one val chooses (mean val macro-F1 over seeds), each one
     against the reference on test (paired over seeds), and the capacity control: a run with 3×3
     kernels and more filters against the larger kernel whose parameters it matches."""
-    from analysis.study import compare, summary_row  # study imports this module
+    from analysis.study.comparisons import compare, summary_row  # study imports this module
 
     names = [
         n
@@ -115,7 +115,11 @@ def permutation_finding(
     training noise, the yardstick for every other comparison. The CNN's loss is tested the
     same way, and the gap between the two losses per seed tells whether convolution's gain
     rests on locality."""
-    from analysis.study import compare, original_of, seed_values  # study imports this module
+    from analysis.study.comparisons import (  # study imports this module
+        compare,
+        original_of,
+        seed_values,
+    )
 
     out: dict = {"runs": {}}
     for name, m in runs.items():

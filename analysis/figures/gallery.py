@@ -26,8 +26,8 @@ PAIRS = 5  # the most confused (true, predicted) class pairs ...
 PER_PAIR = 3  # ... with this many mistakes and as many correct images of the predicted class
 SAMPLE_SEED = 2018  # a fixed sample: the figures change only when the predictions do
 DPI = 72
-# Legible at the page's content width (analysis.display.CONTENT_WIDTH_PX): every figure is at
-# most that wide at DPI, so it is shown at its own size, and FONT points at 72 dpi show as 9 pt.
+# Legible at the page's content width (analysis.figures.display.CONTENT_WIDTH_PX): every figure is
+# at most that wide at DPI, so it is shown at its own size, and FONT points at 72 dpi show as 9 pt.
 FONT = 12
 TILE = 1.15  # inches per image
 GAP = 0.3  # inches of title space above a tile (one line)
@@ -101,10 +101,10 @@ def load(run_dir: Path) -> Predictions:
 
 
 def test_images(p: Predictions, data_dir) -> np.ndarray:
-    """The test images in the order of `p.files`, decoded (and cached) by analysis.cache at
+    """The test images in the order of `p.files`, decoded (and cached) by analysis.data.cache at
     the run's image size, as the model saw them."""
-    from analysis import cache
-    from analysis.data import load_index
+    from analysis.data import cache
+    from analysis.data.index import load_index
 
     split = cache.load_split(
         load_index(data_dir), "test", p.image_size, limit=p.max_per_split or None, progress=False
@@ -325,7 +325,7 @@ def class_examples(p: Predictions, seed: int = SAMPLE_SEED) -> dict[int, int]:
 
 def draw_classes(p: Predictions, images: np.ndarray, path: Path) -> Path:
     """The home page's strip: one test image per class, as the model sees it, named."""
-    from analysis import study_figures
+    from analysis.figures import study as study_figures
 
     picks = class_examples(p)
     return study_figures.class_strip(

@@ -22,7 +22,7 @@ from PIL import Image
 from tqdm import tqdm
 
 from analysis import paths
-from analysis.data import DataError, DataIndex, Entry
+from analysis.data.index import DataError, DataIndex, Entry
 
 PREPROCESS_VERSION = 1  # squash-resize (bilinear, JPEG draft mode) to a square, RGB, uint8
 PREPROCESSING = (

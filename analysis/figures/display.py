@@ -1,6 +1,6 @@
 """How the site shows runs and numbers: one name per run, one order, one number format.
 
-Every table and figure of the cross-run step (analysis.study_figures) and every template
+Every table and figure of the cross-run step (analysis.figures.study) and every template
 (through the Jinja filters of `FILTERS`, registered by the renderer) uses these, so a model is
 called the same everywhere and a p-value is printed one way. No notebook imports this module:
 a change here retrains nothing.

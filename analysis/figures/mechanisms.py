@@ -1,6 +1,6 @@
 """The mechanism page's figures: the chain from the dense network to the CNN, accuracy against
 training images, and what each head loses when test images shift. Drawn by the cross-run step
-from the findings (analysis.mechanisms), in the site's names, order and type sizes."""
+from the findings (analysis.study.mechanisms), in the site's names, order and type sizes."""
 
 from __future__ import annotations
 
@@ -10,8 +10,9 @@ import matplotlib
 import matplotlib.pyplot as plt
 import numpy as np
 
-from analysis import display, study_figures
-from analysis.study_figures import FIG_WIDTH, _legend_below, _reference_lines, _style
+from analysis.figures import display
+from analysis.figures import study as study_figures
+from analysis.figures.study import FIG_WIDTH, _legend_below, _reference_lines, _style
 
 matplotlib.use("Agg")
 

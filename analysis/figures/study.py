@@ -1,4 +1,4 @@
-"""Figures of the study as a whole (across runs). Kept apart from analysis.figures, whose
+"""Figures of the study as a whole (across runs). Kept apart from analysis.figures.notebook, whose
 per-run figures every run's fingerprint covers: a new comparison figure must not make hours of
 computed runs out of date."""
 
@@ -12,9 +12,9 @@ import matplotlib
 import matplotlib.pyplot as plt
 import numpy as np
 
-from analysis import display
-from analysis.figures import _save
-from analysis.run_figures import (  # noqa: F401  (some only re-exported)
+from analysis.figures import display
+from analysis.figures.notebook import _save
+from analysis.figures.runs import (  # noqa: F401  (some only re-exported)
     architecture,
     class_distribution,
     confusion,
@@ -374,6 +374,6 @@ def draw_all(
             eda["classes"], fig_dir / "class_distribution.png"
         )
         out["instruments"] = instruments(eda["splits"], fig_dir / "instruments.png")
-    # each model run's own figures, redrawn from its metrics.json (analysis.run_figures)
+    # each model run's own figures, redrawn from its metrics.json (analysis.figures.runs)
     out.update(draw_runs(runs, fig_dir, base))
     return out

@@ -3,7 +3,7 @@
 Written with Keras 3 layers only, so the same code runs under the TensorFlow or JAX backend.
 Both models take images with values in [0, 255] and rescale to [0, 1] inside the graph, so the
 cache stays uint8. Augmentation is not part of the models: it runs in the input pipeline
-(analysis.train), before the optional pixel permutation, so every variant sees the same
+(analysis.training.train), before the optional pixel permutation, so every variant sees the same
 augmented images.
 """
 

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from analysis.image_names import parse_files
+from analysis.shift.image_names import parse_files
 
 # --- accuracy per instrument and the val→test gap --------------------------------------------
 

@@ -1,6 +1,6 @@
 """Near-duplicate test images: a perceptual hash (dHash) per image, pairs within a few bits,
 clusters of them (union-find), and how those clusters sit among the sol / instrument / sequence
-groups of analysis.image_names."""
+groups of analysis.shift.image_names."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 
-from analysis.image_names import GROUPINGS, group_keys, parse_files, size_summary
+from analysis.shift.image_names import GROUPINGS, group_keys, parse_files, size_summary
 
 HASH_SIZE = 8  # dHash: 8 rows x 8 horizontal differences = 64 bits
 # Two images whose 64-bit dHashes differ in at most this many bits count as near-duplicates

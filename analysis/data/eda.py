@@ -6,8 +6,8 @@ from collections import Counter
 
 import numpy as np
 
-from analysis.cache import SplitArrays
-from analysis.data import DataIndex
+from analysis.data.cache import SplitArrays
+from analysis.data.index import DataIndex
 
 
 def class_table(index: DataIndex) -> list[dict]:

@@ -1,8 +1,8 @@
-"""The Matplotlib drawing of analysis.learned's figures: the first-layer filter tiles, the feature
-maps of a few test images, and the Grad-CAM maps over the test images for each network, laid out
-in inches on a page-wide figure; the check that no two texts on a figure overlap; and the saving
-of a figure as a 256-colour PNG. It computes nothing from a network (analysis.learned_maps does).
-Matplotlib and PIL load lazily.
+"""The Matplotlib drawing of analysis.figures.learned's figures: the first-layer filter tiles, the
+feature maps of a few test images, and the Grad-CAM maps over the test images for each network,
+laid out in inches on a page-wide figure; the check that no two texts on a figure overlap; and the
+saving of a figure as a 256-colour PNG. It computes nothing from a network
+(analysis.figures.learned_maps does). Matplotlib and PIL load lazily.
 """
 
 from __future__ import annotations
