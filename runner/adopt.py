@@ -36,6 +36,9 @@ def _imported(source: str) -> set[str]:
             found.update(f"analysis.{a.name}" for a in node.names)
         elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("analysis."):
             found.add(node.module)
+            # `from analysis.training import train`: a sub-package's module (a name that is
+            # not a module has no file, and is skipped below as in the flat layout)
+            found.update(f"{node.module}.{a.name}" for a in node.names)
         elif isinstance(node, ast.Import):
             found.update(a.name for a in node.names if a.name.startswith("analysis."))
     return found
