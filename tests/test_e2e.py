@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from analysis import paths
-from analysis.study import comparisons as study
+from analysis.stats import verdicts
 from analysis.training import record, train
 from runner import execute, layout, state
 from runner.plan import load
@@ -168,7 +168,7 @@ def test_summary_recomputes_from_the_saved_predictions(smoke):
         diff = np.mean(a["y_pred"][0] == a["y_true"]) - np.mean(b["y_pred"][0] == b["y_true"])
     assert c["mcnemar"][0] == {"seed": 0, **expected}
     assert c["accuracy"]["difference"] == pytest.approx(diff)
-    assert c["verdict"] == study.ONE_SEED  # smoke trains one seed: no verdict is claimed
+    assert c["verdict"] == verdicts.ONE_SEED  # smoke trains one seed: no verdict is claimed
     kernels = summary["findings"]["kernels"]
     assert "kernel-3x3" not in kernels["runs"]  # the same computation as the reference
     assert kernels["against_reference"]["kernel-5x5"]["mcnemar"][0]["seed"] == 0

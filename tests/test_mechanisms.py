@@ -6,8 +6,7 @@ import numpy as np
 import pytest
 
 from analysis.stats import verdicts
-from analysis.study import comparisons as study
-from analysis.study import mechanisms
+from analysis.study import findings, mechanisms
 from tests.test_study import predictions, run
 
 MEMBERS = {
@@ -70,11 +69,11 @@ def test_the_chain_splits_the_lead_into_locality_and_sharing():
     assert f["shares"]["share"]["locality"] + f["shares"]["share"]["weight_sharing"] == (
         pytest.approx(1.0)
     )
-    assert ws["verdict"] == loc["verdict"] == study.DIFFERENCE
+    assert ws["verdict"] == loc["verdict"] == verdicts.DIFFERENCE
     assert ws["primary_metric"] == "test accuracy" and "Welch" in ws["test"]
     # a locally connected network as good as the CNN: sharing adds nothing shown
     f = mechanisms.findings(study_runs(lc=(0.56, 0.55, 0.57)), {}, "cnn", "baseline", MEMBERS)
-    assert f["weight_sharing"]["verdict"] == study.NO_DIFFERENCE
+    assert f["weight_sharing"]["verdict"] == verdicts.NO_DIFFERENCE
     assert f["shares"]["share"]["weight_sharing"] == pytest.approx(0.0, abs=1e-9)
 
 
@@ -83,15 +82,15 @@ def test_parameter_count_and_pooling_findings():
     pc = f["parameter_count"]
     assert (pc["a"], pc["b"]) == ("dense-small", "baseline")
     assert pc["difference"] == pytest.approx(np.mean([0.27, 0.30, 0.25]) - 0.39)
-    assert pc["verdict"] == study.DIFFERENCE
+    assert pc["verdict"] == verdicts.DIFFERENCE
     assert pc["at_equal_parameters"]["a"] == "cnn"
     pool = f["pooling"]
-    assert pool["verdict"] == study.NO_DIFFERENCE  # 0.56 against 0.5567
+    assert pool["verdict"] == verdicts.NO_DIFFERENCE  # 0.56 against 0.5567
     t = pool["translation"]  # the flatten head loses more when images shift
     assert t["difference"] == pytest.approx(
         np.mean([0.2, 0.22, 0.25]) - np.mean([0.05, 0.06, 0.05])
     )
-    assert t["verdict"] == study.DIFFERENCE and t["max_shift_fraction"] == 0.25
+    assert t["verdict"] == verdicts.DIFFERENCE and t["max_shift_fraction"] == 0.25
 
 
 def test_data_size_asks_whether_the_lead_grows_with_less_data():
@@ -101,14 +100,14 @@ def test_data_size_asks_whether_the_lead_grows_with_less_data():
     # lead at 10 %: 0.41 − 0.30 = 0.11; on all of train: 0.56 − 0.39 = 0.17
     assert d["difference"] == pytest.approx(0.11 - 0.17)
     assert d["runs"] == ["cnn-data-10", "baseline-data-10", "cnn", "baseline"]
-    assert d["fraction"] == 0.1 and d["verdict"] == study.DIFFERENCE
+    assert d["fraction"] == 0.1 and d["verdict"] == verdicts.DIFFERENCE
     curve_ = f["data_size_curve"]
     assert [r["fraction"] for r in curve_["cnn"]] == [0.1, 1.0]
     assert [r["train_images"] for r in curve_["baseline"]] == [375, 3746]
     # a lead as large at 10 % as on all of train: no difference shown
     same = study_runs(small_cnn=(0.46, 0.47, 0.48))
     assert mechanisms.findings(same, {}, "cnn", "baseline", MEMBERS)["data_size"]["verdict"] == (
-        study.NO_DIFFERENCE
+        verdicts.NO_DIFFERENCE
     )
 
 
@@ -116,7 +115,7 @@ def test_recipe_confound_is_decided_on_val():
     f = mechanisms.findings(study_runs(), {}, "cnn", "baseline", MEMBERS)
     r = f["recipe_confound"]
     assert r["metric"] == "val macro-F1" and r["own_is_better_on_val"]
-    assert r["difference"] == pytest.approx(0.61 - 0.1) and r["verdict"] == study.DIFFERENCE
+    assert r["difference"] == pytest.approx(0.61 - 0.1) and r["verdict"] == verdicts.DIFFERENCE
 
 
 def test_findings_with_predictions_carry_the_hierarchical_interval():
@@ -128,7 +127,7 @@ def test_findings_with_predictions_carry_the_hierarchical_interval():
         n: predictions(y, np.where(rng.random((3, 60)) < acc, y, (y + 1) % 3), files=files)
         for n, acc in (("cnn", 0.9), ("locally-connected", 0.6), ("baseline", 0.3))
     }
-    f = study.findings(
+    f = findings.findings(
         runs, preds, "cnn", "baseline", {n: g for g, ns in MEMBERS.items() for n in ns}
     )
     ws = f["mechanisms"]["weight_sharing"]
@@ -235,11 +234,11 @@ def test_the_data_size_interaction_is_decided_with_its_grouped_interval():
     assert got["test"].startswith("Welch–Satterthwaite t-test over seeds; hierarchical")
     # ten bursts cannot settle what three seeds suggest: the interval spans zero
     assert got["p_value"] < 0.05 and want["ci95"][0] < 0 < want["ci95"][1]
-    assert got["verdict"] == study.NO_DIFFERENCE
+    assert got["verdict"] == verdicts.NO_DIFFERENCE
     # without image groups, or without a run's answers, the seeds decide alone
     alone = mechanisms.interaction(terms, runs, {}, groups)
     assert alone["ci95"] is None and alone["image_groups"] is None
-    assert alone["verdict"] == study.DIFFERENCE
+    assert alone["verdict"] == verdicts.DIFFERENCE
     assert mechanisms.interaction(terms, runs, preds, None)["ci95"] is None
     partial = {n: p for n, p in preds.items() if n != "baseline"}
     assert mechanisms.interaction(terms, runs, partial, groups)["ci95"] is None
@@ -388,4 +387,4 @@ def test_the_data_size_finding_gets_the_grouped_interval():
     preds, groups = grouped_predictions(dict(zip(names, halves, strict=True)))
     f = mechanisms.findings(runs, preds, "cnn", "baseline", MEMBERS, groups=groups)
     assert f["data_size"]["ci95"] is not None and f["data_size"]["image_groups"] == 10
-    assert f["data_size"]["verdict"] == study.NO_DIFFERENCE
+    assert f["data_size"]["verdict"] == verdicts.NO_DIFFERENCE

@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from analysis import paths
-from analysis.study import comparisons as study
+from analysis.study import findings
 from runner import layout, state
 from runner.plan import load
 from runner.report import compare, render
@@ -155,7 +155,7 @@ def test_interpretation_numbers_follow_the_results(smoke, tmp_path):
         assert f"{100 * change:+.1f} points" in text
         assert "**one seed: no test**" in text  # one seed: no Welch test, no verdict
         # The val→test gap on the shared classes, split into its two steps from the run's shift.
-        g = study.gap_decomposition(cnn["shift"])
+        g = findings.gap_decomposition(cnn["shift"])
         assert f"{-100 * g['appearance']:+.1f} points: **appearance**" in text
         assert f"{-100 * g['mix']:+.1f} points: **class mix**" in text
         pages.append(text)

@@ -7,7 +7,9 @@ import numpy as np
 import pytest
 from scipy import stats
 
+from analysis.stats import verdicts
 from analysis.study import comparisons as study
+from analysis.study import controls, findings, scout
 
 
 def run(test_acc, val_f1=None, seeds=(0, 1, 2), params=None, parameters=1000, **extra):
@@ -53,13 +55,13 @@ def test_paired_matches_scipy_and_calls_a_consistent_gap_a_difference():
     assert out["difference_std"] == pytest.approx(diffs.std(ddof=1))
     expected = stats.ttest_rel([0.50, 0.55, 0.52], [0.40, 0.41, 0.45]).pvalue
     assert out["p_value"] == pytest.approx(expected)
-    assert out["p_value"] < 0.05 and out["verdict"] == study.DIFFERENCE
+    assert out["p_value"] < 0.05 and out["verdict"] == verdicts.DIFFERENCE
     assert study.paired(b, a)["difference"] == pytest.approx(-diffs.mean())  # the sign
 
 
 def test_paired_does_not_call_noise_a_difference():
     out = study.paired(run([0.50, 0.40, 0.47]), run([0.45, 0.46, 0.44]))
-    assert out["p_value"] > 0.05 and out["verdict"] == study.NO_DIFFERENCE
+    assert out["p_value"] > 0.05 and out["verdict"] == verdicts.NO_DIFFERENCE
     assert not out["same_sign_all_seeds"]
 
 
@@ -67,7 +69,7 @@ def test_paired_uses_only_shared_seeds_and_never_tests_one_seed():
     a, b = run([0.5, 0.6], seeds=(0, 1)), run([0.4], seeds=(1,))
     out = study.paired(a, b)
     assert out["seeds"] == [1] and out["difference"] == pytest.approx(0.2)
-    assert out["p_value"] is None and out["verdict"] == study.ONE_SEED
+    assert out["p_value"] is None and out["verdict"] == verdicts.ONE_SEED
 
 
 def predictions(y_true, rows, seeds=(0, 1, 2), files=None):
@@ -110,15 +112,15 @@ def test_noise_control_and_locality_effect():
             [0.51, 0.48, 0.52], params={"model": "baseline", "permute_pixels": True}
         ),
     }
-    p = study.permutation_finding(runs, {}, "cnn", "baseline")
+    p = controls.permutation_finding(runs, {}, "cnn", "baseline")
     assert p["runs"]["cnn"]["permuted"] == "cnn-permuted"
-    assert p["runs"]["cnn"]["comparison"]["verdict"] == study.DIFFERENCE
+    assert p["runs"]["cnn"]["comparison"]["verdict"] == verdicts.DIFFERENCE
     assert p["noise_control"]["permuted"] == "baseline-permuted"
-    assert p["noise_control"]["comparison"]["verdict"] == study.NO_DIFFERENCE
+    assert p["noise_control"]["comparison"]["verdict"] == verdicts.NO_DIFFERENCE
     # per seed: cnn drops 0.30, 0.29, 0.30; baseline -0.01, 0.01, 0.00
     le = p["locality_effect"]
     assert le["difference"] == pytest.approx(np.mean([0.31, 0.28, 0.30]))
-    assert le["verdict"] == study.DIFFERENCE
+    assert le["verdict"] == verdicts.DIFFERENCE
 
 
 def test_original_of_ignores_runs_that_differ_in_more_than_the_shuffle():
@@ -159,7 +161,7 @@ def test_kernel_finding_chooses_on_val_and_matches_the_capacity_control():
         "kernel-7x7": run([0.3] * 3, params={"kernel_sizes": [7] * 4}, parameters=2100),
     }
     members = ["kernel-3x3", "kernel-5x5", "kernel-3x3-wide", "kernel-7x7"]
-    k = study.kernel_finding(runs, {}, "cnn", members)
+    k = controls.kernel_finding(runs, {}, "cnn", members)
     assert k["runs"] == ["cnn", "kernel-5x5", "kernel-3x3-wide", "kernel-7x7"]
     assert k["chosen_on_val"] == "kernel-5x5"  # val, not test, chooses
     assert k["against_reference"]["kernel-5x5"]["accuracy"]["difference"] == pytest.approx(-0.10)
@@ -167,17 +169,17 @@ def test_kernel_finding_chooses_on_val_and_matches_the_capacity_control():
     control = k["capacity_controls"]["kernel-3x3-wide"]
     assert control["matches"] == "kernel-5x5"
     assert control["comparison"]["accuracy"]["difference"] == pytest.approx(0.15)
-    assert control["comparison"]["verdict"] == study.DIFFERENCE
+    assert control["comparison"]["verdict"] == verdicts.DIFFERENCE
     # the three comparisons with the reference are one family: Holm adjusts their p-values
     raw = {n: c["accuracy"]["p_value"] for n, c in k["against_reference"].items()}
     assert k["holm"].keys() == raw.keys()
-    assert {n: h["p_adjusted"] for n, h in k["holm"].items()} == pytest.approx(study.holm(raw))
+    assert {n: h["p_adjusted"] for n, h in k["holm"].items()} == pytest.approx(controls.holm(raw))
     assert all(h["p_adjusted"] >= raw[n] for n, h in k["holm"].items())
     # the verdict stated is Holm's: a raw p under 5 % that the correction lifts is not a difference
     for n, c in k["against_reference"].items():
         assert c["accuracy"]["p_holm"] == k["holm"][n]["p_adjusted"]
         assert c["verdict"] == (
-            study.DIFFERENCE if c["accuracy"]["p_holm"] < 0.05 else study.NO_DIFFERENCE
+            verdicts.DIFFERENCE if c["accuracy"]["p_holm"] < 0.05 else verdicts.NO_DIFFERENCE
         )
 
 
@@ -187,15 +189,15 @@ def test_kernel_verdicts_are_holm_adjusted():
         "kernel-5x5": run([0.47, 0.49, 0.485], params={"kernel_sizes": [5] * 4}),  # Welch p 0.027
         "kernel-7x7": run([0.465, 0.49, 0.485], params={"kernel_sizes": [7] * 4}),  # p 0.039
     }
-    k = study.kernel_finding(runs, {}, "cnn", ["kernel-5x5", "kernel-7x7"])
+    k = controls.kernel_finding(runs, {}, "cnn", ["kernel-5x5", "kernel-7x7"])
     five, seven = (k["against_reference"][n]["accuracy"] for n in ("kernel-5x5", "kernel-7x7"))
     assert five["p_value"] < 0.05 and seven["p_value"] < 0.05  # alone, each a difference
     assert five["p_holm"] == pytest.approx(2 * five["p_value"])  # smallest of two: times 2
     assert seven["p_holm"] == pytest.approx(2 * five["p_value"])  # kept monotone
-    assert five["verdict"] == seven["verdict"] == study.NO_DIFFERENCE
+    assert five["verdict"] == seven["verdict"] == verdicts.NO_DIFFERENCE
     # one comparison alone is its own family: no adjustment
-    k = study.kernel_finding(runs, {}, "cnn", ["kernel-5x5"])
-    assert k["against_reference"]["kernel-5x5"]["verdict"] == study.DIFFERENCE
+    k = controls.kernel_finding(runs, {}, "cnn", ["kernel-5x5"])
+    assert k["against_reference"]["kernel-5x5"]["verdict"] == verdicts.DIFFERENCE
 
 
 def test_translation_compares_relative_drops_per_seed():
@@ -213,7 +215,7 @@ def test_translation_compares_relative_drops_per_seed():
         "cnn": with_curve([[0.6, 0.3], [0.6, 0.36], [0.5, 0.25]]),
         "baseline": with_curve([[0.5, 0.45], [0.5, 0.4], [0.4, 0.38]]),
     }
-    t = study.translation_finding(runs, "cnn", "baseline")
+    t = controls.translation_finding(runs, "cnn", "baseline")
     assert t["cnn"]["relative_drop_per_seed"] == pytest.approx([0.5, 0.4, 0.5])
     assert t["cnn"]["max_shift_fraction"] == 0.25
     assert t["comparison"]["difference"] == pytest.approx(np.mean([0.4, 0.2, 0.45]))
@@ -222,7 +224,7 @@ def test_translation_compares_relative_drops_per_seed():
 def test_recipe_finding_reads_val_only_and_names_the_change():
     ref = run([0.5] * 3, val_f1=[0.70, 0.60, 0.65], params={"learning_rate": 0.002})
     variant = run([0.9], val_f1=[0.66], seeds=(0,), params={"learning_rate": 0.001})
-    r = study.recipe_finding({"cnn": ref, "recipe-lr-low": variant}, "cnn", ["recipe-lr-low"])
+    r = scout.recipe_finding({"cnn": ref, "recipe-lr-low": variant}, "cnn", ["recipe-lr-low"])
     assert r["rows"][0]["val_macro_f1"] == 0.70  # the reference's seed 0
     assert r["rows"][1]["change"] == "learning_rate=0.001"
     assert r["best_on_val"] == "cnn"  # a better test score does not matter
@@ -235,7 +237,7 @@ def test_seed_values_of_a_run_without_seeds_is_empty_and_pairs_nothing():
     assert out["seeds"] == [] and out["a"] == [] and out["b"] == []
     assert out["difference"] is None and out["difference_std"] is None
     assert out["same_sign_all_seeds"] is False
-    assert out["p_value"] is None and out["verdict"] == study.ONE_SEED
+    assert out["p_value"] is None and out["verdict"] == verdicts.ONE_SEED
 
 
 def test_paired_reports_what_it_paired_and_reads_the_named_split_and_metric():
@@ -255,10 +257,12 @@ def test_paired_with_two_seeds_tests_them_one_seed_has_no_spread():
     # t distribution is Cauchy: p = 1 - 2 atan(t) / pi
     assert out["difference_std"] == pytest.approx(np.sqrt(2) * 0.025)
     assert out["p_value"] == pytest.approx(1 - 2 * np.arctan(5.0) / np.pi)
-    assert out["verdict"] == study.NO_DIFFERENCE  # p = 0.126: two seeds this close are not enough
+    assert (
+        out["verdict"] == verdicts.NO_DIFFERENCE
+    )  # p = 0.126: two seeds this close are not enough
     assert out["same_sign_all_seeds"] is True
     one = study.paired(run([0.5], seeds=(0,)), b)
-    assert one["difference_std"] is None and one["verdict"] == study.ONE_SEED
+    assert one["difference_std"] is None and one["verdict"] == verdicts.ONE_SEED
 
 
 def test_paired_same_sign_needs_every_seed_strictly_on_one_side():
@@ -275,10 +279,10 @@ def test_paired_without_spread_a_constant_gap_is_a_difference_and_no_gap_is_not(
     # dyadic values: every seed's difference is exactly 0.25, the t statistic is undefined
     out = study.paired(run([0.75, 0.5, 0.625]), run([0.5, 0.25, 0.375]))
     assert out["difference_std"] == 0.0
-    assert out["p_value"] == 0.0 and out["verdict"] == study.DIFFERENCE
+    assert out["p_value"] == 0.0 and out["verdict"] == verdicts.DIFFERENCE
     same = study.paired(run([0.75, 0.5, 0.625]), run([0.75, 0.5, 0.625]))
     assert same["difference"] == 0.0 and same["same_sign_all_seeds"] is False
-    assert same["p_value"] == 1.0 and same["verdict"] == study.NO_DIFFERENCE
+    assert same["p_value"] == 1.0 and same["verdict"] == verdicts.NO_DIFFERENCE
 
 
 def test_mcnemar_uses_only_the_seeds_both_runs_predicted_and_says_why_it_refuses():
@@ -305,7 +309,7 @@ def test_compare_pairs_test_accuracy_macro_f1_and_val_macro_f1():
     assert (c["a"], c["b"]) == ("a", "b")
     assert c["accuracy"]["metric"] == "accuracy"
     assert c["accuracy"]["difference"] == pytest.approx(np.mean([0.10, 0.14, 0.07]))
-    assert c["verdict"] == c["accuracy"]["verdict"] == study.DIFFERENCE
+    assert c["verdict"] == c["accuracy"]["verdict"] == verdicts.DIFFERENCE
     # the record's test macro-F1 is half its accuracy: half the gap
     assert (c["macro_f1"]["split"], c["macro_f1"]["metric"]) == ("test", "macro_f1")
     assert c["macro_f1"]["difference"] == pytest.approx(np.mean([0.10, 0.14, 0.07]) / 2)
@@ -405,7 +409,7 @@ def kernel_runs():
 
 def test_kernel_finding_costs_and_the_nearest_parameter_match():
     runs = kernel_runs()
-    k = study.kernel_finding(runs, {}, "cnn", ["kernel-5x5", "kernel-7x7", "kernel-3x3-wide"])
+    k = controls.kernel_finding(runs, {}, "cnn", ["kernel-5x5", "kernel-7x7", "kernel-3x3-wide"])
     assert sorted(k["rows"]) == ["cnn", "kernel-3x3-wide", "kernel-5x5", "kernel-7x7"]
     assert k["rows"]["kernel-7x7"]["run"] == "kernel-7x7"
     assert k["rows"]["cnn"]["parameters"] == 400
@@ -425,7 +429,7 @@ def test_kernel_finding_costs_and_the_nearest_parameter_match():
 
 def test_kernel_finding_on_a_tie_keeps_the_reference():
     runs = kernel_runs()
-    k = study.kernel_finding(runs, {}, "cnn", ["kernel-3x3-wide"])  # both val macro-F1 0.70
+    k = controls.kernel_finding(runs, {}, "cnn", ["kernel-3x3-wide"])  # both val macro-F1 0.70
     assert k["runs"] == ["cnn", "kernel-3x3-wide"]
     assert k["chosen_on_val"] == "cnn"
     assert k["capacity_controls"] == {}  # no larger kernel to match
@@ -434,12 +438,12 @@ def test_kernel_finding_on_a_tie_keeps_the_reference():
 def test_kernel_finding_without_the_reference_compares_nothing():
     runs = kernel_runs()
     del runs["cnn"]
-    k = study.kernel_finding(runs, {}, "cnn", ["kernel-5x5", "kernel-7x7", "kernel-3x3-wide"])
+    k = controls.kernel_finding(runs, {}, "cnn", ["kernel-5x5", "kernel-7x7", "kernel-3x3-wide"])
     assert k["runs"] == ["kernel-5x5", "kernel-7x7", "kernel-3x3-wide"]
     assert k["against_reference"] == {}
     assert "cost" not in k
     assert k["capacity_controls"] == {}
-    assert study.kernel_finding(runs, {}, "cnn", []) == {}
+    assert controls.kernel_finding(runs, {}, "cnn", []) == {}
 
 
 def permuted_runs():
@@ -458,21 +462,23 @@ def test_permutation_finding_skips_an_orphan_shuffle_and_pairs_shared_seeds():
         "orphan-permuted": run([0.2] * 3, params={"permute_pixels": True, "filters": [8]}),
         **permuted_runs(),
     }
-    p = study.permutation_finding(runs, {}, "cnn", "baseline")
+    p = controls.permutation_finding(runs, {}, "cnn", "baseline")
     assert sorted(p["runs"]) == ["baseline", "cnn"]
     # four independent runs, unpaired: each run's own mean, whatever seeds the others have
     le = p["locality_effect"]
     assert le["runs"] == ["cnn", "cnn-permuted", "baseline", "baseline-permuted"]
     expected = (0.61 - np.mean([0.30, 0.33, 0.31])) - (np.mean([0.50, 0.49, 0.52]) - 0.495)
     assert le["difference"] == pytest.approx(expected)
-    assert le["p_value"] < 0.05 and le["verdict"] == study.DIFFERENCE
+    assert le["p_value"] < 0.05 and le["verdict"] == verdicts.DIFFERENCE
 
 
 def test_permutation_finding_without_a_shuffled_run_or_a_shuffled_baseline():
-    assert study.permutation_finding({"x": {"seeds": [0]}}, {}, "cnn", "baseline") == {"runs": {}}
+    assert controls.permutation_finding({"x": {"seeds": [0]}}, {}, "cnn", "baseline") == {
+        "runs": {}
+    }
     runs = permuted_runs()
     del runs["baseline-permuted"]
-    p = study.permutation_finding(runs, {}, "cnn", "baseline")
+    p = controls.permutation_finding(runs, {}, "cnn", "baseline")
     assert list(p["runs"]) == ["cnn"]
     assert "noise_control" not in p and "locality_effect" not in p
 
@@ -491,7 +497,7 @@ def test_translation_reads_the_unshifted_and_the_largest_shift():
         "cnn": with_curve([[0.6, 0.5, 0.3], [0.6, 0.5, 0.36], [0.5, 0.4, 0.25]]),
         "baseline": with_curve([[0.5, 0.2, 0.45], [0.5, 0.2, 0.4], [0.4, 0.1, 0.38]]),
     }
-    t = study.translation_finding(runs, "cnn", "baseline")
+    t = controls.translation_finding(runs, "cnn", "baseline")
     cnn = t["cnn"]
     assert cnn["shifts"] == [0, 8, 16] and cnn["image_size"] == 64
     assert cnn["max_shift_fraction"] == 0.25
@@ -500,25 +506,25 @@ def test_translation_reads_the_unshifted_and_the_largest_shift():
     assert cnn["drop"] == pytest.approx(np.mean([0.3, 0.24, 0.25]))
     assert cnn["relative_drop"] == pytest.approx(np.mean([0.5, 0.4, 0.5]))
     assert t["baseline"]["relative_drop_per_seed"] == pytest.approx([0.1, 0.2, 0.05])
-    assert t["comparison"]["verdict"] == study.DIFFERENCE
+    assert t["comparison"]["verdict"] == verdicts.DIFFERENCE
 
 
 def test_translation_reports_a_model_without_the_other():
     curve = [[0.6, 0.5, 0.3], [0.6, 0.5, 0.36], [0.5, 0.4, 0.25]]
-    t = study.translation_finding({"cnn": with_curve(curve)}, "cnn", "baseline")
+    t = controls.translation_finding({"cnn": with_curve(curve)}, "cnn", "baseline")
     assert list(t) == ["cnn"]
     no_curve = {"cnn": run([0.6] * 3), "baseline": with_curve(curve)}
-    assert list(study.translation_finding(no_curve, "cnn", "baseline")) == ["baseline"]
+    assert list(controls.translation_finding(no_curve, "cnn", "baseline")) == ["baseline"]
 
 
 def test_translation_compares_the_two_kinds_unpaired():
     good = [[0.6, 0.5, 0.3], [0.6, 0.5, 0.36], [0.5, 0.4, 0.25]]
     flat = [[0.6, 0.5, 0.58], [0.6, 0.5, 0.59], [0.5, 0.4, 0.49]]
     runs = {"cnn": with_curve(good), "baseline": with_curve(flat[:2], seeds=(0, 1))}
-    c = study.translation_finding(runs, "cnn", "baseline")["comparison"]
+    c = controls.translation_finding(runs, "cnn", "baseline")["comparison"]
     assert c["test"] == "Welch's t-test over seeds"
     assert len(c["a"]) == 3 and len(c["b"]) == 2  # no pairing: the seed sets may differ
-    assert c["difference"] > 0.4 and c["verdict"] == study.DIFFERENCE
+    assert c["difference"] > 0.4 and c["verdict"] == verdicts.DIFFERENCE
 
 
 def recipe_run(val_f1, seeds=(0,), params=None, during=0.97):
@@ -530,7 +536,7 @@ def recipe_run(val_f1, seeds=(0,), params=None, during=0.97):
 
 def test_recipe_row_reads_a_seeds_val_scores_and_training():
     ref = recipe_run([0.70], params={"learning_rate": 0.002})
-    r = study.recipe_finding({"cnn": ref}, "cnn", [])
+    r = scout.recipe_finding({"cnn": ref}, "cnn", [])
     assert r["rows"] == [
         {
             "run": "cnn",
@@ -552,9 +558,9 @@ def test_recipe_row_reads_a_seeds_val_scores_and_training():
 
 def test_recipe_finding_without_seed_0_uses_the_references_first_seed():
     ref = recipe_run([0.61, 0.62], seeds=(1, 2))
-    r = study.recipe_finding({"cnn": ref}, "cnn", [])
+    r = scout.recipe_finding({"cnn": ref}, "cnn", [])
     assert r["rows"][0]["seed"] == 1 and r["reference_val_macro_f1"] == 0.61
-    assert study.recipe_finding({}, "cnn", ["recipe-x"]) == {}
+    assert scout.recipe_finding({}, "cnn", ["recipe-x"]) == {}
 
 
 def test_recipe_finding_names_every_change_but_the_seeds_and_skips_missing_runs():
@@ -569,7 +575,7 @@ def test_recipe_finding_names_every_change_but_the_seeds_and_skips_missing_runs(
         "recipe-baseline": recipe_run([0.90], params={"model": "baseline"}),
     }
     members = ["recipe-missing", "recipe-pending", "recipe-two", "recipe-baseline"]
-    r = study.recipe_finding(runs, "cnn", members)
+    r = scout.recipe_finding(runs, "cnn", members)
     assert [row["run"] for row in r["rows"]] == ["cnn", "recipe-two", "recipe-baseline"]
     assert r["rows"][1]["change"] == "augment=flip, learning_rate=0.001"
     assert r["rows"][1]["model"] == "cnn"
@@ -589,7 +595,7 @@ def test_recipe_finding_compares_the_baselines_variants_with_the_baseline():
         "baseline-lr-low": recipe_run([0.61], params={"model": "baseline", "learning_rate": 1e-4}),
         "recipe-lr-high": recipe_run([0.75], params={"learning_rate": 0.004}),
     }
-    r = study.recipe_finding(runs, "cnn", ["baseline-lr-low", "recipe-lr-high"], "baseline")
+    r = scout.recipe_finding(runs, "cnn", ["baseline-lr-low", "recipe-lr-high"], "baseline")
     assert [row["run"] for row in r["rows"]] == [
         "cnn",
         "baseline",
@@ -609,12 +615,12 @@ def test_recipe_finding_compares_the_baselines_variants_with_the_baseline():
     assert c["best_on_val"] == "recipe-lr-high" and c["gain"] == pytest.approx(0.05)
     assert c["noise"] == pytest.approx(2**0.5 * c["seed_std"])
     # A lead above one seed spread but below sqrt(2) of it is still noise.
-    close = study._choice([{"run": "v", "val_macro_f1": 0.745}], {"val_macro_f1": 0.72}, 0.02)
+    close = scout._choice([{"run": "v", "val_macro_f1": 0.745}], {"val_macro_f1": 0.72}, 0.02)
     assert close["gain"] > 0.02 and not close["beyond_spread"]
     assert c["beyond_spread"] and r["best_on_val"] == "recipe-lr-high"
     # Without a computed baseline its variants are measured against the reference, as before.
     del runs["baseline"]
-    r = study.recipe_finding(runs, "cnn", ["baseline-lr-low"], "baseline")
+    r = scout.recipe_finding(runs, "cnn", ["baseline-lr-low"], "baseline")
     assert "baseline" not in r["choice"]
     assert r["rows"][1]["change"] == "learning_rate=0.0001, model=baseline"
 
@@ -626,15 +632,15 @@ def test_consistency_takes_the_largest_gap_either_way_over_seeds_that_measured_i
         r["train"]["accuracy"] = inference
         if during is not None:
             r["train"]["accuracy_during_training"] = during
-    c = study.consistency(m)
+    c = findings.consistency(m)
     assert c["per_seed"] == [
         {"seed": 0, "inference": 0.90, "during_training": 0.95},
         {"seed": 1, "inference": 0.99, "during_training": 0.97},
         {"seed": 2, "inference": 0.80, "during_training": None},
     ]
     assert c["largest_gap"] == pytest.approx(0.05)  # below during training on seed 0
-    assert study.consistency(run([0.5] * 3))["largest_gap"] is None  # never measured
-    assert study.consistency({}) == {"per_seed": [], "largest_gap": None}
+    assert findings.consistency(run([0.5] * 3))["largest_gap"] is None  # never measured
+    assert findings.consistency({}) == {"per_seed": [], "largest_gap": None}
 
 
 def study_runs():
@@ -681,14 +687,14 @@ def test_findings_gathers_every_statement_from_the_runs_of_its_group():
         "cnn": predictions(y, [[0, 1, 2, 3]] * 3),
         "baseline": predictions(y, [[0, 0, 0, 0]] * 3),
     }
-    f = study.findings(runs, preds, "cnn", "baseline", GROUPS)
+    f = findings.findings(runs, preds, "cnn", "baseline", GROUPS)
     c = f["cnn_vs_baseline"]
     assert (c["a"], c["b"]) == ("cnn", "baseline")
     # test accuracy per seed: cnn 0.6, 0.6, 0.5; baseline 0.5, 0.5, 0.4
     assert c["accuracy"]["difference"] == pytest.approx(0.1)
     # paired by seed index the three differences are identical (p 0); unpaired they are not
     assert c["accuracy"]["paired_p_value"] < 0.05
-    assert c["accuracy"]["p_value"] > 0.05 and c["verdict"] == study.NO_DIFFERENCE
+    assert c["accuracy"]["p_value"] > 0.05 and c["verdict"] == verdicts.NO_DIFFERENCE
     assert [(r["only_a_correct"], r["only_b_correct"]) for r in c["mcnemar"]] == [(3, 0)] * 3
     assert c["parameter_ratio"] == 12.5  # the baseline's parameters per the CNN's
     assert c["train_val_gap_balanced"] == pytest.approx({"cnn": 0.4, "baseline": 0.3})
@@ -715,7 +721,7 @@ def test_findings_gathers_every_statement_from_the_runs_of_its_group():
 
 def test_findings_without_groups_or_without_the_reference_or_baseline():
     runs = study_runs()
-    f = study.findings(runs, {}, "cnn", "baseline", {})
+    f = findings.findings(runs, {}, "cnn", "baseline", {})
     assert f["kernels"]["runs"] == ["cnn"] and f["kernels"]["against_reference"] == {}
     assert [r["run"] for r in f["recipe"]["rows"]] == ["cnn", "baseline"]
     # without groups the recipe variant is an ordinary run of the table
@@ -728,10 +734,10 @@ def test_findings_without_groups_or_without_the_reference_or_baseline():
         "recipe-lr-low",
     ]
     no_baseline = {n: m for n, m in runs.items() if n != "baseline"}
-    f = study.findings(no_baseline, {}, "cnn", "baseline", GROUPS)
+    f = findings.findings(no_baseline, {}, "cnn", "baseline", GROUPS)
     assert "cnn_vs_baseline" not in f and f["consistency"]["largest_gap"] is not None
     no_reference = {n: m for n, m in runs.items() if n != "cnn"}
-    f = study.findings(no_reference, {}, "cnn", "baseline", GROUPS)
+    f = findings.findings(no_reference, {}, "cnn", "baseline", GROUPS)
     assert "cnn_vs_baseline" not in f and f["recipe"] == {}
     assert not {"shift", "consistency", "baselines"} & set(f)
     assert [r["run"] for r in f["table"]] == [
@@ -753,7 +759,7 @@ def test_the_val_test_gap_splits_into_appearance_and_class_mix():
         "test": np.array([1, 1, 2, 2]),
     }
     preds = {"val": [np.array([1, 1, 1, 2, 1, 3])], "test": [np.array([1, 2, 1, 2])]}
-    g = study.gap_decomposition(evaluate.split_shift(labels, preds, ids, names))
+    g = findings.gap_decomposition(evaluate.split_shift(labels, preds, ids, names))
     assert g["val_common"] == 1.0 and g["test_common"] == 0.5
     assert g["test_at_val_mix"] == pytest.approx(3 / 4 * 0.5 + 1 / 4 * 0.5)
     assert g["appearance"] == pytest.approx(0.5) and g["mix"] == pytest.approx(0.0)
@@ -773,7 +779,7 @@ def test_the_val_test_gap_splits_into_appearance_and_class_mix():
         "test": np.array([1, 2, 2, 2]),
     }
     preds = {"val": [np.array([1, 1, 1, 1])], "test": [np.array([1, 1, 1, 2])]}
-    g = study.gap_decomposition(evaluate.split_shift(labels, preds, ids, names))
+    g = findings.gap_decomposition(evaluate.split_shift(labels, preds, ids, names))
     assert g["val_common"] == 0.75 and g["test_common"] == 0.5
     assert g["test_at_val_mix"] == pytest.approx(3 / 4 * 1.0 + 1 / 4 * (1 / 3))
     assert g["larger"] == "mix" and g["val_only"] == [] and g["val_accuracy_other"] is None
@@ -782,19 +788,19 @@ def test_the_val_test_gap_splits_into_appearance_and_class_mix():
     assert g["other_order"]["mix"] == pytest.approx(0.5)
     assert g["other_order"]["appearance"] == pytest.approx(-0.25)
     assert g["gap"] == pytest.approx(g["appearance"] + g["mix"])
-    assert study.gap_decomposition(None) is None
+    assert findings.gap_decomposition(None) is None
 
 
 def test_holm_adjusts_a_family_of_p_values_step_down():
-    adj = study.holm({"a": 0.01, "b": 0.045, "c": 0.12, "d": 0.57, "e": None})
+    adj = controls.holm({"a": 0.01, "b": 0.045, "c": 0.12, "d": 0.57, "e": None})
     # sorted 0.01, 0.045, 0.12, 0.57: times 4, 3, 2, 1, kept monotone
     assert adj["a"] == pytest.approx(0.04) and adj["b"] == pytest.approx(0.135)
     assert adj["c"] == pytest.approx(0.24) and adj["d"] == pytest.approx(0.57)
     assert adj["e"] is None
     # monotone: a larger raw p never gets a smaller adjusted one; capped at 1
-    adj = study.holm({"a": 0.03, "b": 0.031, "c": 0.9})
+    adj = controls.holm({"a": 0.03, "b": 0.031, "c": 0.9})
     assert adj["a"] == pytest.approx(0.09) and adj["b"] == pytest.approx(0.09)
-    assert study.holm({"a": 0.6, "b": 0.7}) == {"a": 1.0, "b": 1.0}
+    assert controls.holm({"a": 0.6, "b": 0.7}) == {"a": 1.0, "b": 1.0}
 
 
 def test_size_and_length_keeps_only_runs_that_change_input_size_or_epochs():
@@ -808,7 +814,7 @@ def test_size_and_length_keeps_only_runs_that_change_input_size_or_epochs():
         "recipe-base": recipe_run([0.60], params={**base, "model": "baseline"}),
         "recipe-pending": {"params": {**base, "epochs": 36}},
     }
-    rows = study.size_and_length(runs, "cnn", [n for n in runs if n != "cnn"] + ["recipe-gone"])
+    rows = scout.size_and_length(runs, "cnn", [n for n in runs if n != "cnn"] + ["recipe-gone"])
     assert [(r["run"], r["image_size"], r["epochs"]) for r in rows] == [
         ("recipe-short", 48, 10),
         ("cnn", 48, 24),
@@ -816,4 +822,4 @@ def test_size_and_length_keeps_only_runs_that_change_input_size_or_epochs():
     ]
     assert rows[1]["val_macro_f1"] == 0.72  # seed 0, not the mean over seeds
     assert rows[2]["train_seconds"] == runs["recipe-96px"]["timing"]["train_seconds"]
-    assert study.size_and_length({}, "cnn", ["recipe-96px"]) == []
+    assert scout.size_and_length({}, "cnn", ["recipe-96px"]) == []

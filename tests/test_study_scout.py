@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from analysis.study import comparisons as study
+from analysis.study import scout
 
 
 def scout_row(variant, seed, f1, acc, train, during, plateaued, model="cnn", **extra):
@@ -31,7 +31,7 @@ def test_scout_summary_means_and_spreads_each_variant_over_its_seeds():
         scout_row("reference", 1, 0.74, 0.64, 0.97, 0.93, False, backend="jax"),
         scout_row("baseline", 1, 0.40, 0.45, 0.92, 0.82, True, model="baseline"),
     ]
-    out = study.scout_summary(rows)
+    out = scout.scout_summary(rows)
     assert [r["variant"] for r in out] == ["aug-none", "reference", "baseline"]  # best val first
     ref = out[1]
     assert ref == {
@@ -55,7 +55,7 @@ def test_scout_summary_means_and_spreads_each_variant_over_its_seeds():
     assert base["val_macro_f1"] == pytest.approx(0.45)
     assert base["val_macro_f1_std"] == pytest.approx(0.1 / 2**0.5)
     assert base["plateaued"] == 1
-    assert study.scout_summary([]) == []
+    assert scout.scout_summary([]) == []
 
 
 def variant(name, f1, std=None, model="cnn", augment="flip"):
@@ -86,7 +86,7 @@ ROUND2 = [
 
 
 def test_scout_decisions_reads_augmentation_from_the_first_round_the_rest_from_the_last():
-    d = study.scout_decisions({"round2": ROUND2, "round1": ROUND1})
+    d = scout.scout_decisions({"round2": ROUND2, "round1": ROUND1})
     assert d["augmentation"] == {
         "none": 0.65,
         "reference": 0.70,
@@ -103,16 +103,16 @@ def test_scout_decisions_reads_augmentation_from_the_first_round_the_rest_from_t
 
 def test_scout_rounds_are_ordered_by_their_number_not_as_text():
     """round10 comes after round2 (as text it sorts first)."""
-    by_text = study.scout_decisions({"round1": ROUND1, "round2": ROUND2})
-    by_number = study.scout_decisions({"round10": ROUND2, "round9": ROUND1})
+    by_text = scout.scout_decisions({"round1": ROUND1, "round2": ROUND2})
+    by_number = scout.scout_decisions({"round10": ROUND2, "round9": ROUND1})
     assert by_number == by_text
     # a file without a number counts as the earliest round
-    assert study.scout_decisions({"scout": ROUND1, "round1": ROUND2}) == by_text
+    assert scout.scout_decisions({"scout": ROUND1, "round1": ROUND2}) == by_text
 
 
 def test_scout_decisions_of_one_round_where_no_change_beats_the_reference():
     r1 = [variant("reference", 0.80, None), *ROUND1[1:3]]
-    d = study.scout_decisions({"round1": r1})
+    d = scout.scout_decisions({"round1": r1})
     assert d["augmentation"]["best_augmented_variant"] == "reference"
     assert d["augmentation"]["best_augmented"] == 0.80
     assert d["best_change"]["variant"] == "aug-strong"  # aug-none is a change too, lower
@@ -122,20 +122,20 @@ def test_scout_decisions_of_one_round_where_no_change_beats_the_reference():
 
 
 def test_scout_decisions_states_only_what_the_rounds_can_show():
-    assert study.scout_decisions({}) == {}
+    assert scout.scout_decisions({}) == {}
     no_aug_none = [r for r in ROUND1 if r["variant"] != "aug-none"]
     no_reference = [r for r in ROUND2 if r["variant"] != "reference"]
-    d = study.scout_decisions({"round1": no_aug_none, "round2": no_reference})
+    d = scout.scout_decisions({"round1": no_aug_none, "round2": no_reference})
     assert set(d) == {"baseline"}
     only_reference = [ROUND2[0], *ROUND2[3:]]
-    assert "best_change" not in study.scout_decisions({"round1": only_reference})
+    assert "best_change" not in scout.scout_decisions({"round1": only_reference})
     first = [r for r in ROUND1 if r["variant"] != "reference"]
-    assert "augmentation" not in study.scout_decisions({"round1": first})
+    assert "augmentation" not in scout.scout_decisions({"round1": first})
 
 
 def test_scout_decisions_when_no_augmentation_beats_none():
     others = [r for r in ROUND1 if r["variant"] != "aug-none"]
     r1 = [variant("aug-none", 0.85, augment="none"), *others]  # the best CNN of the round
-    a = study.scout_decisions({"round1": r1})["augmentation"]
+    a = scout.scout_decisions({"round1": r1})["augmentation"]
     assert a["none"] == 0.85
     assert (a["best_augmented"], a["best_augmented_variant"]) == (0.74, "aug-strong")

@@ -3,8 +3,7 @@ capacity control, the pixel-permutation (locality) finding with its noise contro
 translation-robustness finding.
 
 Each is built on the run-to-run comparisons in `analysis.study.comparisons` (`compare`,
-`seed_values`, ...), which are imported when a finding is computed, because
-`analysis.study.comparisons` imports this module to state these findings and to re-export them.
+`seed_values`, ...); `analysis.study.findings` states them.
 """
 
 from __future__ import annotations
@@ -13,6 +12,7 @@ import numpy as np
 
 from analysis.stats import verdicts
 from analysis.stats.verdicts import SIG_LEVEL
+from analysis.study.comparisons import compare, original_of, seed_values, summary_row
 
 
 def holm(p_values: dict[str, float | None]) -> dict[str, float | None]:
@@ -37,8 +37,6 @@ def kernel_finding(
     """The kernel experiments: which one val chooses (mean val macro-F1 over seeds), each one
     against the reference on test (paired over seeds), and the capacity control: a run with 3×3
     kernels and more filters against the larger kernel whose parameters it matches."""
-    from analysis.study.comparisons import compare, summary_row  # study imports this module
-
     names = [
         n
         for n in members
@@ -115,12 +113,6 @@ def permutation_finding(
     training noise, the yardstick for every other comparison. The CNN's loss is tested the
     same way, and the gap between the two losses per seed tells whether convolution's gain
     rests on locality."""
-    from analysis.study.comparisons import (  # study imports this module
-        compare,
-        original_of,
-        seed_values,
-    )
-
     out: dict = {"runs": {}}
     for name, m in runs.items():
         if not m.get("params", {}).get("permute_pixels"):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from analysis.stats import verdicts
 from analysis.study import comparisons as study
 
 # Parameters the runner adds for the notebook's own bookkeeping; they change no number.
@@ -78,7 +79,7 @@ def disagrees(rep: dict | None, here: dict) -> bool:
         return False
     if rep["verdict"] != here["verdict"]:
         return True
-    return rep["verdict"] == study.DIFFERENCE and (rep["difference"] > 0) != (
+    return rep["verdict"] == verdicts.DIFFERENCE and (rep["difference"] > 0) != (
         here["difference"] > 0
     )
 

@@ -1,5 +1,5 @@
 """Across the runs of one profile: load what they recorded, let the study library
-(analysis.study.comparisons) derive the findings, draw the study's figures, write
+(analysis.study.findings) derive the findings, draw the study's figures, write
 `_study/summary.json`.
 
 Part of the runner's collection step: the notebooks never read each other's results.
@@ -141,18 +141,18 @@ def is_current(profile_dir: Path, reference: str, baseline: str, groups: dict, o
 def summarize(
     profile_dir: Path, reference: str, baseline: str, groups: dict, data_dir=None, only=None
 ) -> dict:
-    """The findings (analysis.study.comparisons) and the study's figures for one profile's
-    results."""
+    """The findings (analysis.study.findings) and the study's figures for one profile's results."""
     # SciPy and Matplotlib load here, not at import: a no-op `make all` never gets this far.
     from analysis.figures import mechanisms as mechanism_figures
     from analysis.figures import study as study_figures
-    from analysis.study import comparisons as study
+    from analysis.study import findings
+    from analysis.study import scout as study_scout
 
     runs = load_runs(profile_dir, only)
     preds = {name: _predictions(profile_dir / name) for name in runs}
     preds = {k: v for k, v in preds.items() if v is not None}
-    found = study.findings(runs, preds, reference, baseline, groups, replicas(runs))
-    scout = {name: study.scout_summary(rows) for name, rows in load_scout().items()}
+    found = findings.findings(runs, preds, reference, baseline, groups, replicas(runs))
+    scout = {name: study_scout.scout_summary(rows) for name, rows in load_scout().items()}
     fig_dir = profile_dir / SUMMARY_DIR / "figures"
     figs = study_figures.draw_all(found, scout, runs, reference, baseline, groups, fig_dir)
     figs.update(mechanism_figures.draw(found, runs, fig_dir))
@@ -163,7 +163,7 @@ def summarize(
         "runs": sorted(runs),
         "findings": found,
         "scout": scout,
-        "scout_decisions": study.scout_decisions(scout),
+        "scout_decisions": study_scout.scout_decisions(scout),
         "predictions": predictions_gallery(profile_dir / reference, fig_dir, data_dir),
         "learned": learned_figures(profile_dir, reference, fig_dir, data_dir, only),
         "figures": {
