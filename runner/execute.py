@@ -13,7 +13,7 @@ from pathlib import Path
 from filelock import FileLock, Timeout
 
 from analysis.provenance import git_commit
-from runner import layout, lifecycle, state
+from runner import layout, lifecycle, resume, state
 from runner.backends import local
 from runner.backends.base import Backend, RunFailed, Task
 from runner.console import elapsed, table
@@ -181,6 +181,7 @@ def _finish(task: Task, backend: Backend, say, out: Outcome) -> bool:
         seconds = backend.collect(task)
         check_interrupted()
         folder.complete(task.fingerprint, seconds, task.cpu)
+        resume.discard(layout.seeds_dir(task.run.profile, task.run.name))
     except RunFailed as exc:
         check_interrupted()  # Ctrl-C reaches the kernel too: not a failure
         kept = folder.fail()

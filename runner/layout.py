@@ -6,6 +6,8 @@ and which folders count as runs. The runner, the renderer and the MkDocs hook al
         <run>/              a complete run (run.json written last)
         .<run>.partial/     a run being written; discarded on the next start
         <run>.failed/       what a failed run left (the executed notebook, run.log)
+        <run>.seeds/        the seeds an interrupted run finished (runner.resume); removed
+                            when the run completes
         _study/             cross-run comparisons (summary.json, figures)
         .lock               held while a runner works on the profile
         .sagemaker-jobs.json  SageMaker jobs submitted and not yet collected
@@ -29,6 +31,7 @@ NOTEBOOK_CSS = "notebook.css"  # in a profile folder: the stylesheet every run's
 LEDGER = ".sagemaker-jobs.json"
 PARTIAL_SUFFIX = ".partial"
 FAILED_SUFFIX = ".failed"
+SEEDS_SUFFIX = ".seeds"
 
 
 def profile_dir(profile: str, results: Path | None = None) -> Path:
@@ -45,6 +48,10 @@ def partial_dir(profile: str, run: str) -> Path:
 
 def failed_dir(profile: str, run: str) -> Path:
     return profile_dir(profile) / f"{run}{FAILED_SUFFIX}"
+
+
+def seeds_dir(profile: str, run: str) -> Path:
+    return profile_dir(profile) / f"{run}{SEEDS_SUFFIX}"
 
 
 def study_dir(folder: Path) -> Path:
@@ -66,7 +73,7 @@ def partials(profile: str) -> list[Path]:
 def is_run_folder(folder: Path) -> bool:
     """A run's results, not a temporary, failed, hidden or cross-run folder."""
     name = folder.name
-    return not name.startswith((".", "_")) and not name.endswith(FAILED_SUFFIX)
+    return not name.startswith((".", "_")) and not name.endswith((FAILED_SUFFIX, SEEDS_SUFFIX))
 
 
 def run_folders(folder: Path) -> list[Path]:

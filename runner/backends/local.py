@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import logging
 import os
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TextIO
 
 from analysis import paths
+from runner import layout, resume
 from runner.backends.base import Task
 from runner.console import Console, RunProgress
 from runner.lifecycle import RunFailed
@@ -98,6 +100,7 @@ def execute(
     kernel: str = KERNEL,
     console: Console | None = None,
     progress: RunProgress | None = None,
+    store: Path | None = None,
 ) -> Path:
     """Run the notebook into `out_dir`; the executed copy is `<notebook>.ipynb` there and the
     full log `run.log`."""
@@ -108,6 +111,10 @@ def execute(
     out_dir.mkdir(parents=True, exist_ok=True)
     executed = out_dir / f"{run.notebook}.ipynb"
     params = {**run.params, **injected, "output_dir": rel(out_dir)}
+    source = run.notebook_path
+    if store is not None:  # finished seeds survive an interruption (runner.resume)
+        tmp = tempfile.TemporaryDirectory(prefix="msl-notebook-")
+        source = resume.with_resume_cell(source, Path(tmp.name) / source.name, rel(store))
     pm_log = logging.getLogger("papermill")
     with open(out_dir / "run.log", "a", encoding="utf-8", buffering=1) as log:
         tap = _LogTap(log, progress, console)
@@ -116,7 +123,7 @@ def execute(
         propagate, pm_log.propagate = pm_log.propagate, verbose
         try:
             papermill.execute_notebook(
-                str(run.notebook_path),
+                str(source),
                 str(executed),
                 parameters=params,
                 kernel_name=kernel,
@@ -138,6 +145,13 @@ def execute(
             pm_log.removeHandler(tap)
             pm_log.propagate = propagate
     return executed
+
+
+def _source(notebook: Path) -> str:
+    try:
+        return notebook.read_text()
+    except OSError:
+        return ""
 
 
 def _cells(notebook: Path) -> int:
@@ -184,6 +198,16 @@ class LocalBackend:
             )
             if console is not None:
                 console.live(progress)
+            store = None
+            if "train_seeds" in _source(run.notebook_path):
+                store = layout.seeds_dir(run.profile, run.name)
+                reused = resume.prepare(store, task.fingerprint)
+                if reused:
+                    self.say(
+                        f"{task.label}: seed{'s' if len(reused) > 1 else ''} "
+                        f"{', '.join(map(str, reused))} reused from an interrupted run "
+                        f"({rel(store)}); training the others"
+                    )
             start = time.perf_counter()
             watch = LoadWatch(self.say, task.label)
             try:
@@ -195,6 +219,7 @@ class LocalBackend:
                         self.kernel,
                         console,
                         progress,
+                        store,
                     )
             except RunFailed as exc:
                 task.error = exc
