@@ -190,13 +190,39 @@ def predictions_gallery(run_dir: Path, fig_dir: Path, data_dir) -> dict | None:
         return None
 
 
+def learned_inputs(profile_dir: Path, reference: str, only=None) -> str:
+    """What the learned figures are drawn from: the library code they reach, the reference
+    run's record and, when current, the locally connected run's."""
+    from analysis.figures import learned
+
+    source = "from analysis.figures import learned\nlearned.study\n"
+    h = hashlib.sha256(codeprint.code_print(codeprint.Library(paths.ROOT), source).value.encode())
+    for name in (reference, learned.LOCAL_RUN):
+        record = profile_dir / name / "metrics.json"
+        if (only is None or name in only) and record.exists():
+            h.update(name.encode() + b"\0" + record.read_bytes())
+    return h.hexdigest()[:16]
+
+
 def learned_figures(profile_dir: Path, reference: str, fig_dir: Path, data_dir, only):
     """What the networks learned (analysis.figures.learned): the reference CNN's figures and, once
     its network is saved, the locally connected run's; None while the reference run's network or
-    the data set is missing (the page says it is pending)."""
+    the data set is missing (the page says it is pending).
+
+    Kept from the summary before when drawn from the same inputs: the locally connected network
+    (406 MB) stays on the machine that trained it, and a clone without it must keep the figures
+    drawn from it (committed with the summary), not fall back to the CNN's alone."""
     from analysis.figures import learned
 
-    return learned.study(profile_dir, reference, fig_dir, data_dir, only)
+    key = learned_inputs(profile_dir, reference, only)
+    before = (read_summary(profile_dir) or {}).get("learned")
+    saved = (profile_dir / learned.LOCAL_RUN / learned.MODEL_FILE).exists()
+    if before and before.get("inputs") == key and (before.get("local") or not saved):
+        return before
+    out = learned.study(profile_dir, reference, fig_dir, data_dir, only)
+    if out is not None:
+        out["inputs"] = key
+    return out
 
 
 def read_summary(profile_dir: Path) -> dict | None:
