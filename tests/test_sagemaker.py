@@ -227,11 +227,88 @@ def test_job_names_are_valid_and_unique(smoke_plan):
     run = smoke_plan.runs["kernel-3to5"]
     long = type(run)("a_very-long.run/name" * 5, "cnn", "t", "", "profile_with_underscores", {})
     when = datetime(2026, 1, 1, 12, 0, 0, tzinfo=UTC)  # many names in the same second
-    names = [sm.job_name(r, when) for r in (run, long) for _ in range(300)]
+    names = [sm.job_name(r, PREFIX, when) for r in (run, long) for _ in range(300)]
     assert len(set(names)) == len(names)
     for name in names:
         assert len(name) <= 63 and re.fullmatch(r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}", name), name
-    assert names[0].startswith("msl-smoke-kernel-3to5-")
+    assert names[0].startswith(f"{PREFIX}-smoke-kernel-3to5-")
+
+
+def test_a_prefix_with_slash_and_underscore_names_everything_alike(
+    fake_sm, tiny_msl, smoke_plan, monkeypatch, aws_rules
+):
+    """SAGEMAKER_PREFIX=team/msl_study/: S3 keys keep it, every SageMaker name starts with its
+    one sanitized form, the NameContains filters (pattern [a-zA-Z0-9-]+, checked by the request
+    check) find the job and the endpoint it names, and the README's IAM resource patterns
+    cover those names and keys."""
+    from runner.serving.aws import TAG_KEY, endpoint_name
+    from runner.serving.deploy import endpoint_config_request
+    from runner.serving.endpoints import Endpoints
+    from tests import aws_rules as rules
+
+    monkeypatch.setenv("SAGEMAKER_PREFIX", "team/msl_study/")
+    backend = backend_for(tiny_msl)
+    s = backend.settings
+    assert (s.prefix, s.name_prefix) == ("team/msl_study", "team-msl-study")
+
+    # A job as the runner makes it, left running by the proxy; the ledger's search finds it.
+    fake_sm.duration = 600
+    run = smoke_plan.runs["cnn"]
+    task = Task(run, "fp-names", lifecycle.RunFolder(run))
+    job = sm.Job(task, sm.job_name(run, s.prefix), "unused")
+    assert job.name.startswith("team-msl-study-smoke-cnn-")
+    sagemaker = backend.session.sagemaker_client
+    listed = capture(sagemaker, "ListProcessingJobs")
+    data_uri = f"s3://{BUCKET}/{s.prefix}/data/x/"
+    request = sm.processing_job_request(s, job.name, "model.ipynb", data_uri, sm.job_tags(job, {}))
+    sagemaker.create_processing_job(**request)
+    assert backend._tagged("smoke") == [(job.name, "fp-names")]
+    assert [c["NameContains"] for c in listed] == ["team-msl-study-smoke"]
+
+    # An endpoint named as deploy names it; `endpoints` finds it by the same name prefix.
+    name = endpoint_name(s.prefix, "smoke", "cnn")
+    assert name == "team-msl-study-smoke-cnn"
+    tags = [{"Key": TAG_KEY, "Value": name}]
+    sagemaker.create_model(
+        ModelName=name, ExecutionRoleArn=ROLE, PrimaryContainer={"Image": IMAGE}, Tags=tags
+    )
+    sagemaker.create_endpoint_config(**endpoint_config_request(name, name, tags, None, 2048, 2))
+    sagemaker.create_endpoint(EndpointName=name, EndpointConfigName=name, Tags=tags)
+    api = Endpoints(REGION, s.prefix)
+    sent = capture(api.sm, "ListEndpoints")
+    assert [n for n, _ in api.tagged("Endpoint")] == [name]
+    assert [c["NameContains"] for c in sent] == ["team-msl-study"]
+    assert not aws_rules.take()  # every filter and name passed the service's pattern
+
+    # The README's caller policy, its placeholders filled in, grants these names and keys.
+    fill = {"REGION": REGION, "ACCOUNT": "123456789012", "BUCKET": BUCKET}
+    fill |= {"NAME": s.name_prefix, "PREFIX": s.prefix}
+    resources = {
+        sid: [re.sub("|".join(fill), lambda m: fill[m[0]], r) for r in resource]
+        for st in rules.readme_policies()["caller"]["Statement"]
+        for sid, resource in [(st.get("Sid"), st["Resource"])]
+        for resource in [[resource] if isinstance(resource, str) else resource]
+    }
+
+    def granted(sid: str, arn: str) -> bool:
+        return any(re.fullmatch(re.escape(r).replace(r"\*", ".*"), arn) for r in resources[sid])
+
+    arn = f"arn:aws:sagemaker:{REGION}:123456789012"
+    assert granted("ProcessingJobs", f"{arn}:processing-job/{job.name}")
+    for kind in ("model", "endpoint-config", "endpoint"):
+        assert granted("Endpoints", f"{arn}:{kind}/{name}-20260101-120000"), kind
+    assert granted("StudyObjects", f"arn:aws:s3:::{BUCKET}/{s.prefix}/jobs/{job.name}/code/x")
+    # ...and not another prefix's.
+    assert not granted("ProcessingJobs", f"{arn}:processing-job/msl-smoke-cnn-1")
+
+
+@pytest.mark.parametrize("prefix", ["_/_", "a" * 25])
+def test_a_prefix_that_names_nothing_is_bad_input(aws, tiny_msl, monkeypatch, capsys, prefix):
+    monkeypatch.setenv("SAGEMAKER_PREFIX", prefix)
+    with pytest.raises(sm.ConfigError, match="SAGEMAKER_PREFIX=.*a shorter prefix"):
+        sm.SageMakerBackend.from_env(tiny_msl)
+    assert main(["endpoints"]) == 2
+    assert "SAGEMAKER_PREFIX" in capsys.readouterr().err
 
 
 # --- S3 and CreateProcessingJob through the moto server ----------------------------------------
@@ -287,7 +364,7 @@ def test_create_processing_job_request(aws, tiny_msl, smoke_plan):
     assert {owner for _, owner in owners} == {"123456789012"}
     assert sm.Ledger(layout.ledger_file("smoke")).load()[job.name]["fingerprint"] == "fp123"
 
-    assert re.fullmatch(r"msl-smoke-cnn-\d{8}-\d{6}-[0-9a-f]{6}", job.name)
+    assert re.fullmatch(rf"{PREFIX}-smoke-cnn-\d{{8}}-\d{{6}}-[0-9a-f]{{6}}", job.name)
     base = f"s3://{BUCKET}/{PREFIX}/jobs/{job.name}"
 
     def s3_input(name, uri, local_path):
@@ -547,7 +624,7 @@ def test_account_limit_of_two_five_runs_all_finish(fake_sm, tiny_msl, smoke_plan
     ]
     for run in FIVE:
         assert (paths.results_dir() / "smoke" / run / "run.json").exists()
-    cost = [line for line in logs if re.match(r"  smoke/\S+\s+msl-smoke-", line)]
+    cost = [line for line in logs if re.match(rf"  smoke/\S+\s+{PREFIX}-smoke-", line)]
     assert len(cost) == 5 and all(f"1 x {INSTANCE}" in line for line in cost)
     assert any(line.startswith("  total: 5 job(s)") for line in logs)
 
@@ -745,7 +822,7 @@ def test_failed_job_reports_its_reason_and_keeps_the_notebook(fake_sm, tiny_msl,
     )
     captured = capsys.readouterr()
     assert rc == 1
-    name = re.search(r"msl-smoke-cnn-\d{8}-\d{6}-[0-9a-f]{6}", captured.out)[0]
+    name = re.search(rf"{PREFIX}-smoke-cnn-\d{{8}}-\d{{6}}-[0-9a-f]{{6}}", captured.out)[0]
     assert f"error: run 'cnn' failed on SageMaker: job {name} Failed: {reason}" in captured.err
     assert f"container: {exit_message}" in captured.err
     assert f"CloudWatch log group /aws/sagemaker/ProcessingJobs, streams {name}/*" in captured.err

@@ -74,12 +74,23 @@ def region_from_env(env=os.environ) -> str:
 
 
 def prefix_from_env(env=os.environ) -> str:
-    return str(env.get("SAGEMAKER_PREFIX") or sm.DEFAULT_PREFIX).strip("/") or sm.DEFAULT_PREFIX
+    """SAGEMAKER_PREFIX (the S3 key prefix), checked as the jobs' settings check it."""
+    prefix = str(env.get("SAGEMAKER_PREFIX") or sm.DEFAULT_PREFIX).strip("/") or sm.DEFAULT_PREFIX
+    name_prefix(prefix)
+    return prefix
+
+
+def name_prefix(prefix: str) -> str:
+    """The jobs' name prefix (sm.name_prefix); a bad prefix is exit 2, named."""
+    try:
+        return sm.name_prefix(prefix)
+    except sm.ConfigError as exc:
+        raise ServeError(str(exc), 2) from None
 
 
 def endpoint_name(prefix: str, profile: str, run: str) -> str:
-    name = re.sub(r"[^a-zA-Z0-9]+", "-", f"{prefix}-{profile}-{run}").strip("-")
-    return name[:NAME_MAX].rstrip("-")
+    rest = re.sub(r"[^a-zA-Z0-9]+", "-", f"{profile}-{run}").strip("-")
+    return f"{name_prefix(prefix)}-{rest}"[:NAME_MAX].rstrip("-")
 
 
 def serving_image(region: str, instance_type: str | None, tf_version: str | None = None) -> str:

@@ -19,7 +19,8 @@ class Endpoints:
 
     def __init__(self, region: str, prefix: str, poll_s: float = 15.0):
         self.region = region
-        self.prefix = prefix  # every name deploy gives starts with it; the lists are filtered by it
+        # Every name deploy gives starts with it; the lists are filtered by it.
+        self.prefix = aws.name_prefix(prefix)
         self.poll_s = poll_s
         self.sleep = time.sleep
         self.session = aws.boto_session(region)

@@ -148,7 +148,7 @@ class SageMakerBackend(Reattach, Queue, Storage, Watch):
         """Queue the task; wait() submits it when a slot is free."""
         if task.run.name in self.jobs:  # reattached in start()
             return
-        name = job_name(task.run)
+        name = job_name(task.run, self.settings.prefix)
         job = Job(task, name, f"{self.settings.prefix}/jobs/{name}")
         self.jobs[task.run.name] = job
         if task.error is not None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 from pathlib import Path
 
 from runner.backends.base import RunFailed, Task
@@ -16,6 +15,7 @@ from runner.backends.sagemaker.job import (
     _code,
     _message,
 )
+from runner.backends.sagemaker.requests import job_base
 from runner.backends.sagemaker.settings import TAG
 
 
@@ -178,7 +178,7 @@ class Reattach:
         from botocore.exceptions import BotoCoreError, ClientError
 
         client = self.session.sagemaker_client
-        base = re.sub(r"[^a-zA-Z0-9]+", "-", f"msl-{profile}-").strip("-")
+        base = job_base(self.settings.prefix, profile)
         found = []
         try:
             pages = client.get_paginator("list_processing_jobs").paginate(

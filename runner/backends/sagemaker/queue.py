@@ -44,7 +44,7 @@ class Queue:
             return False
         self._forget(job)
         self.retired.append(job)
-        name = job_name(job.run)
+        name = job_name(job.run, s.prefix)
         again = Job(job.task, name, f"{s.prefix}/jobs/{name}", attempt=job.attempt + 1)
         wait = min(s.retry_max_s, s.retry_s * 2 ** (job.attempt - 1))
         again.not_before = time.monotonic() + wait

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from analysis import paths
 from runner.backends.sagemaker.job import Job
-from runner.backends.sagemaker.settings import TAG, Settings
+from runner.backends.sagemaker.settings import TAG, Settings, name_prefix
 from runner.errors import ConfigError
 from runner.plan import Run
 
@@ -37,15 +37,25 @@ IMAGE_BRINGS = re.compile(r"^(tensorflow|tensorflow-cpu)$")
 _issued: set[str] = set()
 
 
-def job_name(run: Run, when: datetime | None = None) -> str:
-    """Unique and valid: [a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}, e.g. msl-quick-kernel-5x5-
+STAMP_LEN = len("-20260101-120000-a1b2c3")
+
+
+def job_base(prefix: str, profile: str, run: str = "") -> str:
+    """The part of a job's name before its stamp: the name prefix (settings.name_prefix), then
+    the profile and run, cut to leave the stamp room. With no run it is the part every job of
+    the profile starts with, the NameContains filter that finds them."""
+    rest = re.sub(r"[^a-zA-Z0-9]+", "-", f"{profile}-{run}").strip("-")
+    return f"{name_prefix(prefix)}-{rest}"[: JOB_NAME_MAX - STAMP_LEN].rstrip("-")
+
+
+def job_name(run: Run, prefix: str, when: datetime | None = None) -> str:
+    """Unique and valid: [a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}, e.g. msl-study-quick-kernel-5x5-
     20260101-120000-a1b2c3; the profile and run part is shortened to fit. The time and six
     random hex digits keep names apart across machines; none repeats within a process."""
     stamp = (when or datetime.now(UTC)).strftime("%Y%m%d-%H%M%S")
-    base = re.sub(r"[^a-zA-Z0-9]+", "-", f"msl-{run.profile}-{run.name}").strip("-") or "msl"
+    base = job_base(prefix, run.profile, run.name)
     while True:
-        suffix = f"-{stamp}-{secrets.token_hex(3)}"
-        name = base[: JOB_NAME_MAX - len(suffix)].rstrip("-") + suffix
+        name = f"{base}-{stamp}-{secrets.token_hex(3)}"
         if name not in _issued:
             _issued.add(name)
             return name

@@ -16,6 +16,9 @@ VOLUME_GB_RANGE = (1, 16384)
 MAX_RUNTIME_RANGE = (1, 777600)
 DEFAULT_INSTANCE_TYPE = "ml.m5.xlarge"
 DEFAULT_PREFIX = "msl-study"
+# A SageMaker name (jobs, models, endpoints) and a NameContains filter take [a-zA-Z0-9-] only and
+# at most 63 characters; the name prefix leaves the job name room for its profile, run and stamp.
+NAME_PREFIX_MAX = 24
 DEFAULT_TF_VERSION = "2.21"  # the project's pinned TensorFlow; AWS publishes 2.21 images
 UPLOAD_THREADS = 16
 TAG = "msl-study:"  # tag keys: msl-study:run, msl-study:profile, ...
@@ -42,6 +45,25 @@ class Settings:
     resubmit_stopped: bool = False  # a job found Stopped after a restart (--resubmit-stopped)
     bucket_owner: str = ""  # account ID every S3 call expects to own the bucket (or none)
     image_python: str = ""  # the image's Python (SAGEMAKER_IMAGE_PYTHON) when its tag lacks it
+
+    @property
+    def name_prefix(self) -> str:
+        """The prefix as SageMaker names take it (jobs, models, endpoints, NameContains)."""
+        return name_prefix(self.prefix)
+
+
+def name_prefix(prefix: str) -> str:
+    """SAGEMAKER_PREFIX as every SageMaker name starts with it: each run of characters other
+    than letters and digits becomes one '-' (`team/msl_study` -> `team-msl-study`). The one
+    place names are derived from the prefix, so the jobs, the endpoints, the NameContains
+    filters that find them and the README's IAM patterns (`PREFIX-*`) all agree."""
+    name = re.sub(r"[^a-zA-Z0-9]+", "-", str(prefix)).strip("-")
+    if not name or len(name) > NAME_PREFIX_MAX:
+        raise ConfigError(
+            f"SAGEMAKER_PREFIX={prefix!r}: SageMaker names start with it as {name!r}, which "
+            f"needs 1 to {NAME_PREFIX_MAX} letters, digits or '-' (a shorter prefix)"
+        )
+    return name
 
 
 def _require_sdk() -> None:
@@ -117,13 +139,15 @@ def settings_from_env(env: Mapping[str, str] | None = None, **overrides) -> Sett
         region, instance_type, get("SAGEMAKER_TF_VERSION", "tf_version")
     )
     pip = str(get("SAGEMAKER_PIP_INSTALL", "pip_install", "1")).lower()
+    prefix = str(get("SAGEMAKER_PREFIX", "prefix", DEFAULT_PREFIX)).strip("/") or DEFAULT_PREFIX
+    name_prefix(prefix)  # refused here, before anything is uploaded under it
     settings = Settings(
         role=str(role),
         bucket=bucket,
         region=region,
         image=image,
         instance_type=instance_type,
-        prefix=str(get("SAGEMAKER_PREFIX", "prefix", DEFAULT_PREFIX)).strip("/") or DEFAULT_PREFIX,
+        prefix=prefix,
         volume_gb=_number(
             "SAGEMAKER_VOLUME_GB",
             get("SAGEMAKER_VOLUME_GB", "volume_gb", 30),
