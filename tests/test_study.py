@@ -823,3 +823,20 @@ def test_size_and_length_keeps_only_runs_that_change_input_size_or_epochs():
     assert rows[1]["val_macro_f1"] == 0.72  # seed 0, not the mean over seeds
     assert rows[2]["train_seconds"] == runs["recipe-96px"]["timing"]["train_seconds"]
     assert scout.size_and_length({}, "cnn", ["recipe-96px"]) == []
+
+
+def test_the_128_px_family_is_judged_against_its_own_3x3_network():
+    from analysis.study.findings import sized_reference
+
+    p = {"model": "cnn", "kernel_sizes": [3, 3, 3, 3], "epochs": 24}
+    runs = {
+        "cnn": {"params": {**p, "image_size": 48}},
+        "kernel-128-5x5": {"params": {**p, "kernel_sizes": [5, 5, 5, 5], "image_size": 128}},
+        "kernel-128-3x3": {"params": {**p, "image_size": 128}},
+    }
+    members = ["kernel-128-5x5", "kernel-128-3x3"]
+    assert sized_reference(runs, "cnn", members) == "kernel-128-3x3"
+    del runs["kernel-128-3x3"]  # not computed yet: no reference, no verdict against a stand-in
+    assert sized_reference(runs, "cnn", members) == ""
+    runs["kernel-128-3x3"] = {"params": {**p, "image_size": 128, "epochs": 36}}
+    assert sized_reference(runs, "cnn", members) == ""  # another recipe is not the reference

@@ -92,6 +92,18 @@ def consistency(run: dict) -> dict:
     return {"per_seed": rows, "largest_gap": max(gaps) if gaps else None}
 
 
+def sized_reference(runs: dict, reference: str, members: list[str]) -> str:
+    """The member of a family trained at another input size that is `reference` in everything
+    else (its parameters but `image_size`); "" while that run is not computed."""
+
+    def rest(name: str) -> dict:
+        return {k: v for k, v in runs[name].get("params", {}).items() if k != "image_size"}
+
+    if reference not in runs:
+        return ""
+    return next((n for n in members if n in runs and rest(n) == rest(reference)), "")
+
+
 def findings(
     runs: dict,
     preds: dict,
@@ -135,6 +147,11 @@ def findings(
         out["cnn_vs_baseline"] = c
     out["permutation"] = permutation_finding(runs, preds, reference, baseline, **ctx)
     out["kernels"] = kernel_finding(runs, preds, reference, members.get("kernels", []), **ctx)
+    # The family again at the reference study's 128 px, against its own 3×3 network.
+    at_128 = members.get("kernels-128", [])
+    out["kernels_128"] = kernel_finding(
+        runs, preds, sized_reference(runs, reference, at_128), at_128, **ctx
+    )
     out["mechanisms"] = mechanisms.findings(runs, preds, reference, baseline, members, **ctx)
     out["translation"] = translation_finding(runs, reference, baseline)
     out["recipe"] = recipe_finding(runs, reference, members.get("recipe", []), baseline)
