@@ -75,18 +75,10 @@ def test_cycles_finds_a_circle_and_only_circles():
     assert cycles({"a": {"b"}, "b": set()}) == []
 
 
-# Still to break (issue 32, item 5): the site's per-run figures (runs) use the study figures'
-# style helpers, which draw_all (study) calls back. Listed so that any new circle fails now;
-# empty this when the helpers have a module of their own.
-KNOWN_CYCLES = [["analysis.figures.runs", "analysis.figures.study"]]
-# Still re-exported for old importers (issue 32, item 5): empty these as importers move.
-KNOWN_PASSED_ON = {"analysis.figures.learned", "analysis.figures.study", "analysis.shift.outputs"}
-
-
 def test_no_module_of_the_library_imports_one_that_imports_it_back():
     graph = {name: imports(name) for name in MODULES}
     assert graph["analysis.study.findings"], "the import graph is empty: the parser is wrong"
-    assert cycles(graph) == KNOWN_CYCLES
+    assert cycles(graph) == []
 
 
 def only_reexports(tree: ast.Module) -> bool:
@@ -138,4 +130,4 @@ def test_no_module_imports_a_library_name_just_to_pass_it_on():
         for n, f in MODULES.items()
         if (names := reexported(n, ast.parse(f.read_text())))
     }
-    assert set(passed_on) == KNOWN_PASSED_ON
+    assert passed_on == {}

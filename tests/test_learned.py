@@ -11,7 +11,7 @@ import pytest
 
 keras = pytest.importorskip("keras")
 
-from analysis.figures import learned  # noqa: E402
+from analysis.figures import learned, learned_draw, learned_maps  # noqa: E402
 
 
 def two_detectors(pool: bool = False) -> keras.Model:
@@ -43,23 +43,23 @@ def test_grad_cam_finds_the_region_that_speaks_for_each_class():
     """Grad-CAM weighs channels by their gradient, so the map of each class lights the region
     of its own channel and nothing else: the known answer."""
     model = two_detectors()
-    assert learned.cam_layer(model) == "relu1"
+    assert learned_maps.cam_layer(model) == "relu1"
     image = np.concatenate([patches_image(), patches_image()])
-    cam = learned.grad_cam(model, image, [0, 1])
+    cam = learned_maps.grad_cam(model, image, [0, 1])
     assert cam.shape == (2, 8, 8)
     assert np.allclose(cam[0, :2, :2], 1) and cam[0].sum() == pytest.approx(4)
     assert np.allclose(cam[1, 4:, 4:], 1) and cam[1].sum() == pytest.approx(16)
     # The score is the logit, not the softmax: a class with a negative weight lights nothing.
     model.get_layer("classes").set_weights([-np.eye(2, dtype="float32"), np.zeros(2, "float32")])
-    assert learned.grad_cam(model, image[:1], [0]).max() == 0
+    assert learned_maps.grad_cam(model, image[:1], [0]).max() == 0
 
 
 def test_grad_cam_after_pooling_is_upsampled_onto_the_region():
     model = two_detectors(pool=True)
-    assert learned.cam_layer(model) == "relu1"  # the activation before the block's pooling
-    cam = learned.grad_cam(model, patches_image(), [1], layer_name="pool1")
+    assert learned_maps.cam_layer(model) == "relu1"  # the activation before the block's pooling
+    cam = learned_maps.grad_cam(model, patches_image(), [1], layer_name="pool1")
     assert cam.shape == (1, 4, 4)
-    up = learned.upsample(cam, 8)
+    up = learned_maps.upsample(cam, 8)
     assert up.shape == (1, 8, 8) and up.min() >= 0 and up.max() <= 1
     r, c = np.unravel_index(np.argmax(up[0]), (8, 8))
     assert r >= 4 and c >= 4  # the peak lies in the bottom-right corner, channel 1's region
@@ -69,7 +69,7 @@ def test_grad_cam_after_pooling_is_upsampled_onto_the_region():
 def test_filter_tiles_are_each_scaled_to_0_1():
     rng = np.random.default_rng(0)
     kernel = rng.normal(size=(3, 3, 3, 5)) * np.array([1, 10, 0.01, 5, 0])  # last: constant
-    tiles = learned.filter_tiles(kernel)
+    tiles = learned_maps.filter_tiles(kernel)
     assert tiles.shape == (5, 3, 3, 3)
     for f in range(4):
         assert tiles[f].min() == pytest.approx(0) and tiles[f].max() == pytest.approx(1)
@@ -93,20 +93,20 @@ def test_local_filters_are_the_windows_the_layer_multiplies():
     out = keras.ops.convert_to_numpy(layer(x))
     padded = np.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0)))
     for r, c in [(0, 0), (4, 4), (2, 6)]:
-        w = learned.local_kernel(kernel, 8, r, c, 3, 3)
+        w = learned_maps.local_kernel(kernel, 8, r, c, 3, 3)
         assert w.shape == (3, 3, 3, 4)
         expect = np.einsum("ijc,ijcf->f", padded[0, r : r + 3, c : c + 3], w)
         assert np.allclose(out[0, r, c], expect, atol=1e-5)
-    panels = learned.first_filters(model)
+    panels = learned_maps.first_filters(model)
     assert list(panels) == [
         "centre (row 4, column 4)",
         "near the top-left corner (row 1, column 1)",
     ]
     assert all(t.shape == (4, 3, 3, 3) for t in panels.values())
-    assert learned.filters_differ(panels)  # each position has its own filters
-    assert learned.cam_layer(model) == "relu2"
-    assert [b.name for b in learned.block_layers(model)] == ["pool1", "pool2"]
-    cam = learned.grad_cam(model, x * 50 + 128, [1])
+    assert learned_maps.filters_differ(panels)  # each position has its own filters
+    assert learned_maps.cam_layer(model) == "relu2"
+    assert [b.name for b in learned_maps.block_layers(model)] == ["pool1", "pool2"]
+    cam = learned_maps.grad_cam(model, x * 50 + 128, [1])
     assert cam.shape == (1, 4, 4) and cam.min() >= 0 and cam.max() <= 1
 
 
@@ -114,28 +114,32 @@ def test_convolution_filters_are_one_panel_and_feature_maps_one_per_block():
     from analysis.models import networks as models
 
     model = models.build_cnn(16, 3, (3, 3), (8, 16))
-    panels = learned.first_filters(model)
+    panels = learned_maps.first_filters(model)
     assert list(panels) == ["the same filters at every position"]
-    assert not learned.filters_differ(panels)
-    assert not learned.filters_differ({"a": np.zeros((2, 3, 3, 3)), "b": np.zeros((2, 3, 3, 3))})
+    assert not learned_maps.filters_differ(panels)
+    assert not learned_maps.filters_differ(
+        {"a": np.zeros((2, 3, 3, 3)), "b": np.zeros((2, 3, 3, 3))}
+    )
     assert panels["the same filters at every position"].shape == (8, 3, 3, 3)
     images = np.random.default_rng(2).uniform(0, 255, (3, 16, 16, 3)).astype("float32")
-    maps = learned.feature_maps(model, images)
+    maps = learned_maps.feature_maps(model, images)
     assert [(n, m.shape) for n, m in maps] == [("pool1", (3, 8, 8, 8)), ("pool2", (3, 4, 4, 16))]
-    assert learned.pick_channels(maps[1][1], 4) == learned.pick_channels(maps[1][1], 6)[:4]
+    assert (
+        learned_maps.pick_channels(maps[1][1], 4) == learned_maps.pick_channels(maps[1][1], 6)[:4]
+    )
 
 
 def test_picks_are_the_largest_classes_and_the_most_confused_pairs():
     y_true = np.array([0, 0, 0, 1, 1, 2, 2, 2, 2])
     y_pred = np.array([0, 0, 1, 1, 0, 2, 2, 0, 0])
     conf = np.array([0.5, 0.9, 0.8, 0.6, 0.7, 0.3, 0.4, 0.9, 0.8])
-    assert learned.feature_picks(y_true, y_pred, conf, n=2) == [6, 1]
+    assert learned_maps.feature_picks(y_true, y_pred, conf, n=2) == [6, 1]
     from analysis.figures.gallery import Predictions
 
     p = Predictions(
         "cnn", "smoke", 0, 8, 0, [f"{i}.jpg" for i in range(9)], y_true, y_pred, conf, {}
     )
-    pairs = learned.pair_picks(p, k=2, mistakes=1)
+    pairs = learned_maps.pair_picks(p, k=2, mistakes=1)
     assert [(q["true_id"], q["pred_id"], q["count"]) for q in pairs] == [(2, 0, 2), (0, 1, 1)]
     (wrong, _), (a, role_a), (b, role_b) = pairs[0]["rows"]
     assert wrong == 7  # the more confident of the two mistakes 2 -> 0
@@ -157,7 +161,7 @@ def test_figures_text_does_not_overlap_or_leave_the_figure():
     cells = {
         net: {
             "cam": rng.uniform(size=(48, 48)),
-            "title": learned._wrap(f"says {LONG}, 99 %", 22),
+            "title": learned_draw._wrap(f"says {LONG}, 99 %", 22),
             "ok": ok,
         }
         for net, ok in (("CNN", True), ("locally connected", False))
@@ -165,36 +169,36 @@ def test_figures_text_does_not_overlap_or_leave_the_figure():
     rows = [
         {
             "image": images[0],
-            "label": f"true class:\n{learned._wrap(LONG, 16)}\n\n{role}",
+            "label": f"true class:\n{learned_draw._wrap(LONG, 16)}\n\n{role}",
             "nets": cells,
         }
         for role in learned.ROLES.values()
     ]
     figures = [
-        learned.draw_filters(
+        learned_draw.draw_filters(
             panels, "First-layer filters: locally connected (run locally-connected)"
         ),
-        learned.draw_feature_maps(
-            images, [learned._wrap(LONG, 16)] * 2, blocks, [[0, 1, 2, 3]] * 4
+        learned_draw.draw_feature_maps(
+            images, [learned_draw._wrap(LONG, 16)] * 2, blocks, [[0, 1, 2, 3]] * 4
         ),
-        learned.draw_gradcam(rows, ["CNN", "locally connected"]),
-        learned.draw_gradcam(rows[:1], ["CNN"]),
+        learned_draw.draw_gradcam(rows, ["CNN", "locally connected"]),
+        learned_draw.draw_gradcam(rows[:1], ["CNN"]),
     ]
     for fig, plt in figures:
-        boxes = learned.text_boxes(fig)
-        assert boxes and learned.overlapping(boxes) == []
+        boxes = learned_draw.text_boxes(fig)
+        assert boxes and learned_draw.overlapping(boxes) == []
         width, height = fig.get_size_inches() * fig.dpi
-        assert fig.get_size_inches()[0] == learned.WIDTH
+        assert fig.get_size_inches()[0] == learned_draw.WIDTH
         for b in boxes:
             assert b.x0 >= 0 and b.y0 >= 0 and b.x1 <= width and b.y1 <= height, b
         sizes = {t.get_fontsize() for t in fig.texts}
         assert min(sizes) >= 9
         plt.close(fig)
     # the check itself sees an overlap
-    fig, plt = learned._figure(1)
-    learned._text(fig, 0.1, 0.1, "one label")
-    learned._text(fig, 0.2, 0.1, "another")
-    assert learned.overlapping(learned.text_boxes(fig)) == [(0, 1)]
+    fig, plt = learned_draw._figure(1)
+    learned_draw._text(fig, 0.1, 0.1, "one label")
+    learned_draw._text(fig, 0.2, 0.1, "another")
+    assert learned_draw.overlapping(learned_draw.text_boxes(fig)) == [(0, 1)]
     plt.close(fig)
 
 

@@ -20,6 +20,7 @@ from analysis import paths  # noqa: E402
 from analysis.figures import display
 from analysis.figures import mechanisms as mechanism_figures
 from analysis.figures import notebook as figures
+from analysis.figures import runs as run_figures
 from analysis.figures import study as study_figures
 from runner.plan import load  # noqa: E402
 from runner.report import compare  # noqa: E402
@@ -83,7 +84,8 @@ def drawn(tmp_path_factory):
         plt.close(fig)
         return Path(path)
 
-    mp.setattr(study_figures, "_save", checking_save)
+    for module in (study_figures, run_figures, mechanism_figures):  # each calls _save by name
+        mp.setattr(module, "_save", checking_save)
     out_dir = tmp_path_factory.mktemp("figures")
     try:
         drawn = study_figures.draw_all(
@@ -150,17 +152,17 @@ def test_the_png_width_estimate_is_the_saved_width(tmp_path):
     fig = plt.figure()
     plt.close(fig)
     saved = []
-    real = study_figures._save
+    real = run_figures._save
 
     def save(fig, path, photo=False):
         saved.append(png_width(fig))
         return real(fig, path, photo)
 
-    study_figures._save, original = save, study_figures._save
+    run_figures._save, original = save, run_figures._save
     try:
-        out = study_figures.per_class_f1("cnn", rows, tmp_path / "f1.png")
+        out = run_figures.per_class_f1("cnn", rows, tmp_path / "f1.png")
     finally:
-        study_figures._save = original
+        run_figures._save = original
     with Image.open(out) as im:
         assert abs(im.width - saved[0]) <= 2, (im.width, saved[0])
 

@@ -16,8 +16,8 @@ The runner's cross-run step calls `study` after the runs (like analysis.figures.
 notebook imports this module, so a change here retrains nothing. Keras and Matplotlib load lazily.
 
 The computation lives in analysis.figures.learned_maps and the drawing in
-analysis.figures.learned_draw; both are re-exported here. This module loads the networks and the
-test images and draws the figures.
+analysis.figures.learned_draw. This module loads the networks and the test images and draws the
+figures.
 """
 
 from __future__ import annotations
@@ -29,49 +29,25 @@ from pathlib import Path
 
 import numpy as np
 
-from analysis.figures.learned_draw import (  # noqa: F401
-    DPI,
-    FILTER_COLUMNS,
-    FONT,
-    NEUTRAL,
-    RIGHT,
-    WIDTH,
-    WRONG,
-    _axes,
-    _figure,
-    _text,
+from analysis.figures.learned_draw import (
     _wrap,
     draw_feature_maps,
     draw_filters,
     draw_gradcam,
-    overlapping,
     save,
-    text_boxes,
 )
-from analysis.figures.learned_maps import (  # noqa: F401
-    CHANNELS,
-    FEATURE_IMAGES,
-    MISTAKES,
-    PAIRS,
+from analysis.figures.learned_maps import (
     LearnedError,
-    _batches,
-    _gradients,
-    _is_spatial,
     _kernel,
-    _split,
-    block_layers,
     cam_layer,
     feature_maps,
     feature_picks,
     filter_layers,
-    filter_tiles,
     filters_differ,
     first_filters,
     grad_cam,
-    local_kernel,
     pair_picks,
     pick_channels,
-    positions,
     predict,
     upsample,
 )

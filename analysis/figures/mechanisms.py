@@ -11,8 +11,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from analysis.figures import display
-from analysis.figures import study as study_figures
-from analysis.figures.study import FIG_WIDTH, _legend_below, _reference_lines, _style
+from analysis.figures.notebook import FIG_WIDTH, _legend_below, _reference_lines, _save, _style
+from analysis.figures.runs import translation
 
 matplotlib.use("Agg")
 
@@ -41,7 +41,7 @@ def chain(runs: dict, names: list[str], intervals: dict, path, baselines=None) -
         ax.set_xlabel("test accuracy (bar: mean; line: 95 % interval; dots: seeds)")
         ax.grid(alpha=0.3, axis="x")
         _legend_below(fig, ax, ncol=1)
-        return study_figures._save(fig, path)
+        return _save(fig, path)
 
 
 def data_size(curve: dict, path, baselines=None) -> Path:
@@ -68,7 +68,7 @@ def data_size(curve: dict, path, baselines=None) -> Path:
         ax.set_ylim(0, 0.8)
         ax.grid(alpha=0.3, which="both")
         _legend_below(fig, ax, ncol=2)
-        return study_figures._save(fig, path)
+        return _save(fig, path)
 
 
 def draw(found: dict, runs: dict, fig_dir: Path) -> dict[str, Path]:
@@ -98,7 +98,7 @@ def draw(found: dict, runs: dict, fig_dir: Path) -> dict[str, Path]:
         curves = {n: runs[n]["translation"] for n in (reference, flat, baseline) if n in runs}
         curves = {n: c for n, c in curves.items() if c}
         if len(curves) > 1:
-            out["pooling_translation"] = study_figures.translation(
+            out["pooling_translation"] = translation(
                 curves, Path(fig_dir) / "pooling_translation.png", base
             )
     return out

@@ -1,7 +1,11 @@
-"""Figures for the notebooks and the report. Each function draws one PNG and returns its path."""
+"""Figures for the notebooks and the report. Each function draws one PNG and returns its path.
+
+Also what every figure of the site shares: the saving (`_save`, DPI), the width and type sizes
+(FIG_WIDTH, STYLE, `_style`), the legend below the plot and the trivial answers' lines."""
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from pathlib import Path
 
 import matplotlib
@@ -10,7 +14,60 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from analysis.figures import display  # noqa: E402
+
 DPI = 110
+
+# Every figure of the site is drawn to be read at the page's content width, assumed to be
+# display.CONTENT_WIDTH_PX CSS pixels (a 1280 px desktop window with both sidebars): a figure
+# at most FIG_WIDTH inches wide at the save's 110 dpi is shown at its own size, and text of at
+# least TEXT_PT points stays at least 9 pt there (tests/test_study_figures.py checks both).
+FIG_WIDTH = display.CONTENT_WIDTH_PX / 110
+TEXT_PT = 9
+
+STYLE = {
+    "font.size": TEXT_PT,
+    "axes.titlesize": TEXT_PT + 1,
+    "axes.labelsize": TEXT_PT,
+    "xtick.labelsize": TEXT_PT,
+    "ytick.labelsize": TEXT_PT,
+    "legend.fontsize": TEXT_PT,
+    "figure.titlesize": TEXT_PT + 1,
+}
+
+
+@contextmanager
+def _style():
+    with matplotlib.rc_context(STYLE):
+        yield
+
+
+def _reference_lines(ax, baselines=None, literature: bool = False, vertical: bool = False):
+    """The answers a model must beat (trivial answers) and, on the headline, the published
+    results of other studies on these splits; each a labelled line for the legend."""
+    lines = []
+    if baselines:
+        for key, label, style in (
+            ("best_constant", "best constant answer", ":"),
+            ("majority_class", "train's largest class", "--"),
+            ("chance", "uniform guessing", "-."),
+        ):
+            if key in baselines:
+                lines.append((baselines[key], label, style, "0.45"))
+    if literature:
+        for key, style, colour in (("reference_study", "-", "#e7298a"), ("mslnet", "-", "#1f78b4")):
+            lit = display.LITERATURE[key]
+            lines.append((lit["accuracy"], lit["label"], style, colour))
+    draw = ax.axvline if vertical else ax.axhline
+    for value, label, style, colour in lines:
+        draw(value, ls=style, color=colour, lw=1.2, label=f"{label} ({display.pct(value)})")
+
+
+def _legend_below(fig, ax, ncol: int = 1):
+    """The legend under the plot, outside the data (constrained layout makes the room)."""
+    handles, labels = ax.get_legend_handles_labels()
+    if handles:
+        fig.legend(handles, labels, loc="outside lower center", ncol=ncol, frameon=False)
 
 
 def _save(fig, path: Path, photo: bool = False) -> Path:

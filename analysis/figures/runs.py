@@ -1,9 +1,8 @@
 """Figures of one run, redrawn from its metrics.json to be legible at the page's width: each
 model run's learning curves, confusion matrix, per-class F1 and translation curve, the reference
-network's architecture, and the EDA run's images per class and per camera. Split from
-analysis.figures.study, which draws them (draw_all) and re-exports them; their style, width and
-saving are that module's, looked up at call time (tests patch study_figures._save), so this
-module imports nothing of it at load and there is no import cycle."""
+network's architecture, and the EDA run's images per class and per camera. The study's figures
+(analysis.figures.study) call these; the style, width and saving they share are
+analysis.figures.notebook's."""
 
 from __future__ import annotations
 
@@ -14,16 +13,15 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from analysis.figures import display
+from analysis.figures.notebook import FIG_WIDTH, _legend_below, _reference_lines, _save, _style
 
 
 def learning_curves(run: str, histories: list[dict], path) -> Path:
     """Loss and the selection metric per epoch, one line per seed, drawn from metrics.json's
     `history`: train as measured while training (dropout on; loss class-weighted and
     label-smoothed), val in inference mode after each epoch."""
-    from analysis.figures import study as sf
-
-    with sf._style():
-        fig, axes = plt.subplots(1, 2, figsize=(sf.FIG_WIDTH, 3.6), layout="constrained")
+    with _style():
+        fig, axes = plt.subplots(1, 2, figsize=(FIG_WIDTH, 3.6), layout="constrained")
         for s, h in enumerate(histories):
             epochs = np.arange(1, len(h["loss"]) + 1)
             first = s == 0
@@ -41,23 +39,21 @@ def learning_curves(run: str, histories: list[dict], path) -> Path:
             ax.grid(alpha=0.3)
         axes[1].set_ylim(0, 1)
         fig.suptitle(f"{display.name(run)}: one line per seed")
-        sf._legend_below(fig, axes[0], ncol=2)
-        return sf._save(fig, path)
+        _legend_below(fig, axes[0], ncol=2)
+        return _save(fig, path)
 
 
 def confusion(run: str, matrix: dict, names: dict, path) -> Path:
     """The test split's confusion matrix of a run's first seed, rows normalised to recall;
     colour only (numbers per cell would not be legible at the page's width), classes named."""
-    from analysis.figures import study as sf
-
     counts = np.asarray(matrix["counts"], dtype=float)
     labels = matrix["labels"]
     norm = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)
     ticks = [textwrap.shorten(names.get(c, str(c)), 18, placeholder="…") for c in labels]
     support = counts.sum(axis=1)
     rows = [f"{t}: none in test" if not n else t for t, n in zip(ticks, support, strict=True)]
-    with sf._style():
-        fig, ax = plt.subplots(figsize=(sf.FIG_WIDTH, sf.FIG_WIDTH * 1.02), layout="constrained")
+    with _style():
+        fig, ax = plt.subplots(figsize=(FIG_WIDTH, FIG_WIDTH * 1.02), layout="constrained")
         im = ax.imshow(norm, cmap="Blues", vmin=0, vmax=1)
         ax.set_xticks(range(len(labels)), ticks, rotation=90)
         ax.set_yticks(range(len(labels)), rows)
@@ -65,16 +61,14 @@ def confusion(run: str, matrix: dict, names: dict, path) -> Path:
         ax.set_ylabel("true class")
         fig.colorbar(im, ax=ax, fraction=0.04, label="share of the true class (recall)")
         ax.set_title(f"{display.name(run)}: test split, first seed")
-        return sf._save(fig, path)
+        return _save(fig, path)
 
 
 def per_class_f1(run: str, rows: list[dict], path) -> Path:
     """F1 on test per class (first seed), with each class's test images in brackets."""
-    from analysis.figures import study as sf
-
     rows = [r for r in rows if r["support"] > 0]
-    with sf._style():
-        fig, ax = plt.subplots(figsize=(sf.FIG_WIDTH, 0.24 * len(rows) + 1.3), layout="constrained")
+    with _style():
+        fig, ax = plt.subplots(figsize=(FIG_WIDTH, 0.24 * len(rows) + 1.3), layout="constrained")
         ax.barh(
             [f"{r['name']} ({r['support']})" for r in rows],
             [r["f1"] for r in rows],
@@ -85,16 +79,14 @@ def per_class_f1(run: str, rows: list[dict], path) -> Path:
         ax.set_xlim(0, 1)
         ax.set_xlabel("F1 on test, first seed (test images in brackets)")
         ax.grid(alpha=0.3, axis="x")
-        return sf._save(fig, path)
+        return _save(fig, path)
 
 
 def class_distribution(classes: list[dict], path) -> Path:
     """Images per class and split (log scale), from the EDA run's class table."""
-    from analysis.figures import study as sf
-
     splits = ("train", "val", "test")
-    with sf._style():
-        fig, ax = plt.subplots(figsize=(sf.FIG_WIDTH, 4.6), layout="constrained")
+    with _style():
+        fig, ax = plt.subplots(figsize=(FIG_WIDTH, 4.6), layout="constrained")
         width = 0.8 / len(splits)
         x = np.arange(len(classes))
         for i, split in enumerate(splits):
@@ -102,17 +94,15 @@ def class_distribution(classes: list[dict], path) -> Path:
         ax.set_yscale("log")
         ax.set_xticks(x + 0.4 - width / 2, [c["name"] for c in classes], rotation=90)
         ax.set_ylabel("images (log scale)")
-        sf._legend_below(fig, ax, ncol=3)
-        return sf._save(fig, path)
+        _legend_below(fig, ax, ncol=3)
+        return _save(fig, path)
 
 
 def instruments(splits: dict, path) -> Path:
     """Images per camera in each split, stacked, from the EDA run's split table."""
-    from analysis.figures import study as sf
-
     cams = sorted({k for r in splits.values() for k in r.get("instruments", {})})
-    with sf._style():
-        fig, ax = plt.subplots(figsize=(sf.FIG_WIDTH, 2.6), layout="constrained")
+    with _style():
+        fig, ax = plt.subplots(figsize=(FIG_WIDTH, 2.6), layout="constrained")
         left = np.zeros(len(splits))
         for cam in cams:
             vals = np.array([r.get("instruments", {}).get(cam, 0) for r in splits.values()])
@@ -120,16 +110,14 @@ def instruments(splits: dict, path) -> Path:
             left += vals
         ax.invert_yaxis()
         ax.set_xlabel("images")
-        sf._legend_below(fig, ax, ncol=len(cams))
-        return sf._save(fig, path)
+        _legend_below(fig, ax, ncol=len(cams))
+        return _save(fig, path)
 
 
 def architecture(model: dict, image_size: int, path) -> Path:
     """The network as a stack of stages, drawn from its recorded layers (metrics.json's
     `model`): one row per stage, a bar as wide as its channels (log scale), with the feature
     map's shape and the receptive field beside it."""
-    from analysis.figures import study as sf
-
     rf = {r["layer"]: r["receptive_field"] for r in model["receptive_field_per_layer"]}
     stages = [{"label": "input image", "shape": [image_size, image_size, 3], "rf": 1}]
     for layer in model["layers"]:
@@ -145,8 +133,8 @@ def architecture(model: dict, image_size: int, path) -> Path:
             stages.append({"label": "global average pooling", "shape": shape, "rf": None})
         elif kind == "Dense":
             stages.append({"label": "dense + softmax", "shape": shape, "rf": None})
-    with sf._style():
-        fig, ax = plt.subplots(figsize=(sf.FIG_WIDTH, 0.36 * len(stages) + 0.9))
+    with _style():
+        fig, ax = plt.subplots(figsize=(FIG_WIDTH, 0.36 * len(stages) + 0.9))
         for i, st in enumerate(stages):
             ch = st["shape"][-1]
             w = 0.4 + 0.25 * np.log2(max(ch, 1))
@@ -163,15 +151,41 @@ def architecture(model: dict, image_size: int, path) -> Path:
             f"{display.name('cnn')}: {model['parameters']:,} parameters, "
             f"{model['flops_per_image'] / 1e6:.0f} MFLOPs per image",
         )
-        return sf._save(fig, path)
+        return _save(fig, path)
+
+
+def translation(curves: dict[str, dict], path, baselines=None) -> Path:
+    """Test accuracy against the shift, as a share of the image side, mean ± std over seeds;
+    one curve per model (`curves`: run -> the `translation` block of its metrics)."""
+    with _style():
+        fig, ax = plt.subplots(figsize=(FIG_WIDTH, 4.6), layout="constrained")
+        for run in display.ordered(curves):
+            t = curves[run]
+            x = np.asarray(t["shifts"]) / t["image_size"]
+            ax.errorbar(
+                x,
+                t["accuracy"],
+                yerr=t.get("accuracy_std"),
+                fmt="-o",
+                capsize=3,
+                color=display.colour(run),
+                label=display.name(run),
+            )
+        _reference_lines(ax, baselines)
+        ax.set_xlim(-0.01, 0.26)
+        ax.set_xticks([0, 0.0625, 0.125, 0.1875, 0.25], ["0", "1/16", "1/8", "3/16", "1/4"])
+        ax.set_xlabel("shift, share of the image side (mean over 4 directions)")
+        ax.set_ylabel("test accuracy (mean ± std)")
+        ax.set_ylim(0, None)
+        ax.grid(alpha=0.3)
+        _legend_below(fig, ax, ncol=2)
+        return _save(fig, path)
 
 
 def draw_runs(runs: dict, fig_dir: Path, base=None) -> dict[str, Path]:
     """Each model run's own figures, redrawn from its metrics.json to be legible at the page's
     width: the notebook's versions (frozen code, part of every run's fingerprint) use small
     type, and their learning-curve legend calls every run's batches augmented."""
-    from analysis.figures import study as sf
-
     fig_dir = Path(fig_dir)
     out: dict[str, Path] = {}
     for name, m in runs.items():
@@ -191,7 +205,7 @@ def draw_runs(runs: dict, fig_dir: Path, base=None) -> dict[str, Path]:
                 name, m["per_class"], fig_dir / f"per_class_f1_{name}.png"
             )
         if m.get("translation"):
-            out[f"translation/{name}"] = sf.translation(
+            out[f"translation/{name}"] = translation(
                 {name: m["translation"]}, fig_dir / f"translation_{name}.png", base
             )
     return out

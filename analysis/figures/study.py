@@ -5,7 +5,6 @@ computed runs out of date."""
 from __future__ import annotations
 
 import textwrap
-from contextlib import contextmanager
 from pathlib import Path
 
 import matplotlib
@@ -13,67 +12,14 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from analysis.figures import display
-from analysis.figures.notebook import _save
-from analysis.figures.runs import (  # noqa: F401  (some only re-exported)
+from analysis.figures.notebook import FIG_WIDTH, _legend_below, _reference_lines, _save, _style
+from analysis.figures.runs import (
     architecture,
     class_distribution,
-    confusion,
     draw_runs,
     instruments,
-    learning_curves,
-    per_class_f1,
+    translation,
 )
-
-# Every figure of the site is drawn to be read at the page's content width, assumed to be
-# display.CONTENT_WIDTH_PX CSS pixels (a 1280 px desktop window with both sidebars): a figure
-# at most FIG_WIDTH inches wide at the save's 110 dpi is shown at its own size, and text of at
-# least TEXT_PT points stays at least 9 pt there (tests/test_study_figures.py checks both).
-FIG_WIDTH = display.CONTENT_WIDTH_PX / 110
-TEXT_PT = 9
-
-STYLE = {
-    "font.size": TEXT_PT,
-    "axes.titlesize": TEXT_PT + 1,
-    "axes.labelsize": TEXT_PT,
-    "xtick.labelsize": TEXT_PT,
-    "ytick.labelsize": TEXT_PT,
-    "legend.fontsize": TEXT_PT,
-    "figure.titlesize": TEXT_PT + 1,
-}
-
-
-@contextmanager
-def _style():
-    with matplotlib.rc_context(STYLE):
-        yield
-
-
-def _reference_lines(ax, baselines=None, literature: bool = False, vertical: bool = False):
-    """The answers a model must beat (trivial answers) and, on the headline, the published
-    results of other studies on these splits; each a labelled line for the legend."""
-    lines = []
-    if baselines:
-        for key, label, style in (
-            ("best_constant", "best constant answer", ":"),
-            ("majority_class", "train's largest class", "--"),
-            ("chance", "uniform guessing", "-."),
-        ):
-            if key in baselines:
-                lines.append((baselines[key], label, style, "0.45"))
-    if literature:
-        for key, style, colour in (("reference_study", "-", "#e7298a"), ("mslnet", "-", "#1f78b4")):
-            lit = display.LITERATURE[key]
-            lines.append((lit["accuracy"], lit["label"], style, colour))
-    draw = ax.axvline if vertical else ax.axhline
-    for value, label, style, colour in lines:
-        draw(value, ls=style, color=colour, lw=1.2, label=f"{label} ({display.pct(value)})")
-
-
-def _legend_below(fig, ax, ncol: int = 1):
-    """The legend under the plot, outside the data (constrained layout makes the room)."""
-    handles, labels = ax.get_legend_handles_labels()
-    if handles:
-        fig.legend(handles, labels, loc="outside lower center", ncol=ncol, frameon=False)
 
 
 def _overlaps(box, boxes) -> bool:
@@ -189,34 +135,6 @@ def headline(rows: list[dict], runs: dict, path, baselines=None) -> Path:
         ax.set_xlabel("test accuracy (bar: mean over seeds; dots: seeds)")
         ax.grid(alpha=0.3, axis="x")
         _legend_below(fig, ax, ncol=1)
-        return _save(fig, path)
-
-
-def translation(curves: dict[str, dict], path, baselines=None) -> Path:
-    """Test accuracy against the shift, as a share of the image side, mean ± std over seeds;
-    one curve per model (`curves`: run -> the `translation` block of its metrics)."""
-    with _style():
-        fig, ax = plt.subplots(figsize=(FIG_WIDTH, 4.6), layout="constrained")
-        for run in display.ordered(curves):
-            t = curves[run]
-            x = np.asarray(t["shifts"]) / t["image_size"]
-            ax.errorbar(
-                x,
-                t["accuracy"],
-                yerr=t.get("accuracy_std"),
-                fmt="-o",
-                capsize=3,
-                color=display.colour(run),
-                label=display.name(run),
-            )
-        _reference_lines(ax, baselines)
-        ax.set_xlim(-0.01, 0.26)
-        ax.set_xticks([0, 0.0625, 0.125, 0.1875, 0.25], ["0", "1/16", "1/8", "3/16", "1/4"])
-        ax.set_xlabel("shift, share of the image side (mean over 4 directions)")
-        ax.set_ylabel("test accuracy (mean ± std)")
-        ax.set_ylim(0, None)
-        ax.grid(alpha=0.3)
-        _legend_below(fig, ax, ncol=2)
         return _save(fig, path)
 
 

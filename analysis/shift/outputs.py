@@ -1,12 +1,7 @@
-"""The data shift between the splits, explained: instruments, bursts and near-duplicates.
-
-Pure functions over file names, image arrays and predictions. The MSL file name carries its
-acquisition: `0830MR003651...JPG` is sol 830, Mastcam right (MR; ML = Mastcam left,
-MH = MAHLI), sequence 003651. The splits were cut by sol, and the instruments' shares differ
-sharply between them; test images come in bursts (one sequence, several near-identical frames).
-This module measures both, and splits a model's val→test accuracy gap into the part due to the
-instrument mix and the part due to per-instrument accuracy.
-"""
+"""What the shift notebook writes besides its record: the per-image groups file (one image
+per line, diffable) and its two figures (the instrument mix per split, the splits' burst sizes).
+The measurements it draws on live beside it: analysis.shift.image_names (instruments, bursts),
+analysis.shift.near_duplicates and analysis.shift.instrument_gap."""
 
 from __future__ import annotations
 
@@ -17,44 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-# The parts, each in its module; their names stay available here (the notebook and the
-# cross-run step use `shift.X`).
-from analysis.shift.image_names import (  # noqa: F401
-    GROUPINGS,
-    INSTRUMENTS,
-    NAME,
-    ImageKey,
-    group_keys,
-    group_stats,
-    groups_per_split,
-    instrument_mix,
-    parse_files,
-    parse_name,
-    size_summary,
-)
-from analysis.shift.instrument_gap import (  # noqa: F401
-    accuracy_per_instrument,
-    decompose,
-    gap_decomposition,
-    predictions_by_instrument,
-)
-from analysis.shift.near_duplicates import (  # noqa: F401
-    HASH_SIZE,
-    NEAR_DUPLICATE_BITS,
-    close_pairs,
-    cluster_stats,
-    combine_groupings,
-    dhash,
-    hamming,
-    hex_hash,
-    image_keys,
-    near_duplicate_clusters,
-    near_duplicates,
-    nearest_distance,
-    pairs_within_groups,
-    threshold_sweep,
-    union_find,
-)
+from analysis.shift.image_names import INSTRUMENTS
 
 
 def groups_json(header: dict, splits: dict[str, dict[str, dict]]) -> str:
