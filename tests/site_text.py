@@ -76,3 +76,35 @@ def long_sentences(page_html: str, at_least: int = 12) -> set[str]:
 def prose_words(page_html: str) -> int:
     """Words of prose: the article without its tables and figure captions."""
     return sum(len(words(b)) for b in blocks(article(page_html, drop=("table", "figcaption"))))
+
+
+# Markdown a reader should never see as text: it means a table, emphasis or link was not
+# converted (a table glued to the paragraph above it, Markdown inside raw HTML, a template's
+# syntax left over). Code and preformatted text are exempt: they show syntax on purpose.
+LEAKS = {
+    "a table row": re.compile(r"(?:^|\s)\|\s[^|]*\s\|(?:\s|$)"),
+    "a table's separator row": re.compile(r"\|\s*:?-{3,}:?\s*\|"),
+    "bold markers": re.compile(r"\*\*\S|\S\*\*"),
+    "emphasis markers": re.compile(r"(?:^|\s)[*_][^\W_][^*_]*[^\W_][*_](?=[\s.,;:!?)]|$)"),
+    "a link's Markdown": re.compile(r"\]\(|\]\[|!\["),
+    "a glossary definition": re.compile(r"\*\["),
+    "a heading's hashes": re.compile(r"^#{1,6}\s"),
+    "backticks": re.compile(r"`"),
+    "an attribute list": re.compile(r"\{\s*[#.][\w-]+\s*\}"),
+    "template syntax": re.compile(r"\{[{%#]|[}%#]\}"),
+}
+
+
+def markdown_leaks(page_html: str) -> list[tuple[str, str]]:
+    """(what leaked, the text around it) for each piece of Markdown shown as text in the page's
+    article: its blocks of visible text (code and preformatted text left out) and the glossary
+    definitions a reader reads on hover."""
+    body = article(page_html, drop=("code", "pre", "kbd"))
+    texts = blocks(body) + [html.unescape(t) for t in re.findall(r'<abbr title="([^"]*)"', body)]
+    out = []
+    for text in texts:
+        for what, pattern in LEAKS.items():
+            m = pattern.search(text)
+            if m:
+                out.append((what, text[max(0, m.start() - 60) : m.end() + 60]))
+    return out

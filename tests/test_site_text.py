@@ -3,13 +3,19 @@ questions, each fact stated on one page, and a glossary behind every term it def
 
 from __future__ import annotations
 
+import inspect
+import json
 import re
 from collections import defaultdict
 
+import numpy as np
 import pytest
 import yaml
 
 from analysis import paths
+from analysis.figures import display
+from analysis.stats import verdicts
+from runner.report import render
 from tests import site_text
 
 QUESTIONS = (
@@ -102,3 +108,133 @@ def test_the_glossary_defines_every_term_once_and_every_page_carries_it(built):
         used.update(titles)
         assert not re.search(r"^\*\[", body, flags=re.M), page  # definitions never shown as text
     assert {"macro-F1", "CNN", "seeds"} <= used
+
+
+def test_no_markdown_shows_as_text_on_any_page(built):
+    """What a reader sees: no table row of `|`, no `**`, no `](` left in a page's text."""
+    _, html = built
+    leaks = [
+        f"{page}: {what}: …{text}…"
+        for page, text in html.items()
+        for what, text in site_text.markdown_leaks(text)
+    ]
+    assert not leaks, "\n".join(leaks[:20])
+
+
+@pytest.mark.parametrize(
+    "leaked",
+    [
+        "<p>Modes: RGB 6,519.\n| Size | Images |\n|---|---:|\n| 256x192 | 1,384 |</p>",
+        "<p>| a | b |</p>",
+        "<p>|:---:|---|</p>",
+        "<li>the <strong>CNN</strong> wins by **16 points**</li>",
+        "<p>a *shared* filter</p>",
+        "<td>see [Statistics](statistics.md)</td>",
+        "<p>![a figure](figures/x.png)</p>",
+        "<p>*[CNN]: Convolutional neural network</p>",
+        "<p>## Splits</p>",
+        "<p>the file `model.keras`</p>",
+        "<h2>The shift { #data-shift }</h2>",
+        "<p>accuracy {{ m.test.accuracy }}</p>",
+        '<p><abbr title="a **bold** hover">CNN</abbr></p>',
+    ],
+)
+def test_the_markdown_check_finds_each_kind_of_leak(leaked):
+    page = f'<article class="md-content__inner md-typeset">{leaked}</article>'
+    assert site_text.markdown_leaks(page), leaked
+
+
+def test_the_markdown_check_passes_what_markdown_rendered():
+    page = (
+        '<article class="md-content__inner md-typeset"><h2 id="splits">Splits</h2>'
+        "<p>The <strong>CNN</strong> (a <em>shared</em> filter, 3 × 3) wins; |x| is small; "
+        'a | b; <a href="statistics.html">Statistics</a> · <code>**/*.json</code> '
+        '<abbr title="A 95 % interval (seeds, groups).">interval</abbr></p>'
+        "<table><tr><th>Size</th><th>Images</th></tr><tr><td>256x192</td><td>1,384</td></tr>"
+        "</table><pre><code>| a | b |\n|---|---|\n[x](y) `z`</code></pre></article>"
+    )
+    assert site_text.markdown_leaks(page) == []
+
+
+def _glossary() -> dict[str, str]:
+    return dict(re.findall(r"^\*\[([^\]]+)\]: (.+)$", GLOSSARY.read_text(), flags=re.M))
+
+
+def test_the_glossary_defines_the_interval_the_site_computes(built):
+    """The interval on every page is analysis.stats.verdicts' hierarchical bootstrap (seeds,
+    then groups of test images): the glossary says so, and the run pages show it."""
+    method = verdicts.hierarchical_bootstrap.__name__.replace("_", " ")  # "hierarchical bootstrap"
+    level = inspect.signature(verdicts.hierarchical_bootstrap).parameters["level"].default
+    terms = _glossary()
+    for term in ("interval", "confidence interval"):
+        text = terms[term]
+        assert method in text and "seeds" in text and "groups of related test images" in text, term
+        assert f"{100 * level:.0f} %" in text, term
+        assert not re.search(r"bootstrap over (the )?test images", text), term
+    assert method in terms["bootstrap"] and "seeds" in terms["bootstrap"]
+    assert not re.search(r"Resampling the test images", terms["bootstrap"])
+    # The intervals the site prints are that function's output, as verdicts.py computes it.
+    info = json.loads((paths.REPORT_DIR / render.PUBLISHED).read_text())
+    results = paths.ROOT / info["results"]
+    summary = json.loads((results / "_study" / "summary.json").read_text())
+    intervals = summary["findings"]["intervals"]
+    probe = verdicts.hierarchical_bootstrap([(1.0, np.ones((2, 4), bool))], np.arange(4), 10)
+    assert intervals and all(set(iv) == set(probe) for iv in intervals.values())
+    assert {iv["replicates"] for iv in intervals.values()} == {verdicts.N_BOOT}
+    _, html = built
+    shown = 0
+    for name, iv in intervals.items():
+        page = html.get(f"runs/{name}.html")
+        if page is None:
+            continue
+        m = json.loads((results / name / "metrics.json").read_text())
+        if m.get("same_computation_as"):
+            continue  # its page points to the run it shares
+        text = " ".join(site_text.blocks(site_text.article(page)))
+        shows = display.interval(m["test"]["accuracy"], iv["ci95"]).replace(display.NBSP, " ")
+        assert f"Test accuracy with its 95 % interval: {shows}" in text.replace("\xa0", " "), name
+        shown += 1
+    assert shown >= 2
+
+
+def test_the_glossary_names_the_tests_the_verdicts_use(built):
+    terms = _glossary()
+    welch = verdicts.welch([0.5, 0.6], [0.4, 0.5])["test"]  # "Welch's t-test over seeds"
+    assert welch.startswith("Welch's t-test") and "seeds" in welch
+    assert "verdicts" in terms["Welch's t-test"] and "seeds" in terms["Welch's t-test"]
+    assert "family" in terms["Holm"] and "Welch" in terms["Holm"]
+    assert "family" in terms["Holm-adjusted"]
+    assert "no verdict" in terms["paired t-test"]
+    # What the glossary says is what the published summary's verdicts carry.
+    info = json.loads((paths.REPORT_DIR / render.PUBLISHED).read_text())
+    summary = json.loads((paths.ROOT / info["results"] / "_study" / "summary.json").read_text())
+    assert summary["findings"]["cnn_vs_baseline"]["accuracy"]["test"] == welch
+    holm = summary["findings"]["kernels"]["against_reference"]
+    assert holm and all("p_holm" in c["accuracy"] for c in holm.values())
+
+
+def test_the_dataset_pages_instrument_sentence_agrees_with_its_table(built):
+    """The sentence above the per-instrument table counts the models whose drop from val to
+    test comes more from accuracy within a camera than from the mix, as the table shows."""
+    _, html = built
+    found = sections(html["dataset.html"])
+    body = next(v for k, v in found.items() if k.startswith("The shift between the splits"))
+    table = next(t for t in re.findall(r"<table>.*?</table>", body, flags=re.S) if "of which" in t)
+    rows = [site_text.blocks(r) for r in re.findall(r"<tr>(.*?)</tr>", table, flags=re.S)[1:]]
+    mix = [abs(float(r[-2].replace("−", "-"))) for r in rows]
+    within = [abs(float(r[-1].replace("−", "-"))) for r in rows]
+    more = sum(w > m for m, w in zip(mix, within, strict=True))
+    ties = sum(w == m for m, w in zip(mix, within, strict=True))  # equal at the shown precision
+    text = " ".join(site_text.blocks(body))
+    said = re.search(r"for (every model|(\d+) of the (\d+) models), lower accuracy within", text)
+    other = re.search(r"For (every model|(\d+) of the (\d+) models), the mix accounts", text)
+    assert said or other, text[:400]
+    if said:
+        assert 2 * more >= len(rows) - ties
+        claimed = len(rows) if said[1] == "every model" else int(said[2])
+        assert said[1] == "every model" or int(said[3]) == len(rows)
+        assert more <= claimed <= more + ties, (claimed, more, ties)
+    else:
+        claimed = len(rows) if other[1] == "every model" else int(other[2])
+        assert other[1] == "every model" or int(other[3]) == len(rows)
+        assert len(rows) - more - ties <= claimed <= len(rows) - more, (claimed, more, ties)
