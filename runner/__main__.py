@@ -160,6 +160,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     _common(p)
     p.add_argument("--dry-run", action="store_true", help="list what would move, write nothing")
+    p.add_argument(
+        "--against",
+        default="HEAD",
+        metavar="REV",
+        help="runs up to date at this revision whose changed code only builds their networks "
+        "move when their networks build the same, seed for seed (default: HEAD)",
+    )
 
     # Serving the trained models: predict, deploy, invoke, undeploy, endpoints (issue 12).
     from runner.serving import commands, predict
@@ -246,13 +253,21 @@ def _dispatch(args) -> int:
         return 0
 
     if args.command == "adopt":
-        from runner import adopt
+        from runner import adopt, equivalence
 
         verdicts = adopt.adopt(plan, data_dir, write=not args.dry_run)
         for v in verdicts:
             print(f"{'adopted' if v.adopted else 'stale':>10}  {plan.profile}/{v.run}: {v.reason}")
         moved = sum(v.adopted for v in verdicts)
         print(f"{moved} of {len(verdicts)} runs recorded under the old fingerprint moved")
+        built = equivalence.adopt_equivalent(plan, data_dir, args.against, write=not args.dry_run)
+        for v in built:
+            print(f"{'adopted' if v.adopted else 'stale':>10}  {plan.profile}/{v.run}: {v.reason}")
+        if built:
+            print(
+                f"{sum(v.adopted for v in built)} of {len(built)} runs stale since "
+                f"{args.against} moved by building their networks both ways"
+            )
         return 0
 
     if args.command == "run":
