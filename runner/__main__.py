@@ -51,8 +51,14 @@ def _sagemaker_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--max-jobs",
         default=None,
-        help="SageMaker jobs running at once; the rest wait for a slot "
+        help="SageMaker jobs running at once, 1 to 16; the rest wait for a slot "
         "(default: $SAGEMAKER_MAX_JOBS or 4)",
+    )
+    p.add_argument(
+        "--max-runtime",
+        default=None,
+        help="SageMaker: seconds after which every job is stopped (default: "
+        "$SAGEMAKER_MAX_RUNTIME, else each run's expected time with a margin)",
     )
     p.add_argument(
         "--resubmit-stopped",
@@ -74,6 +80,7 @@ def sagemaker_backend(args, data_dir: Path):
         instance_type=args.instance_type,
         image=args.image,
         max_jobs=args.max_jobs,
+        max_runtime_s=args.max_runtime,
         resubmit_stopped=getattr(args, "resubmit_stopped", None),
     )
     backend.settings = preflight(backend.settings)

@@ -186,7 +186,8 @@ def test_settings_come_from_the_environment(aws, tiny_msl):
         PREFIX,
         0.0,
     )
-    assert s.max_jobs == 4 and (s.volume_gb, s.max_runtime_s) == (30, 86400)
+    # max_runtime_s 0: each job's limit follows its run (runtime.max_runtime)
+    assert s.max_jobs == 4 and (s.volume_gb, s.max_runtime_s) == (30, 0)
     override = sm.SageMakerBackend.from_env(
         tiny_msl, instance_type="ml.m5.large", image="x", max_jobs="2"
     )
@@ -413,7 +414,8 @@ def test_create_processing_job_request(aws, tiny_msl, smoke_plan):
             "STUDY_INSTANCE_TYPE": INSTANCE,
             "PYTHONUNBUFFERED": "1",
         },
-        "StoppingCondition": {"MaxRuntimeInSeconds": 86400},
+        # A smoke run trains for a second: its limit is the half hour of set-up.
+        "StoppingCondition": {"MaxRuntimeInSeconds": 1800},
         "Tags": [
             {"Key": "msl-study:run", "Value": "cnn"},
             {"Key": "msl-study:profile", "Value": "smoke"},
@@ -427,7 +429,9 @@ def test_create_processing_job_request(aws, tiny_msl, smoke_plan):
     # (tests/test_aws_rules.py), and passed that check (the aws_rules fixture).
     tags = sm.job_tags(job, INJECTED)
     assert requests == [
-        sm.processing_job_request(backend.settings, job.name, "model.ipynb", data_uri, tags)
+        sm.processing_job_request(
+            backend.settings, job.name, "model.ipynb", data_uri, tags, job.max_runtime_s
+        )
     ]
 
     # The job's own inputs: code (entrypoint, notebook, library), parameters as JSON.
@@ -774,6 +778,22 @@ def test_refusals_and_throttling_are_retried(fake_sm, tiny_msl, smoke_plan):
     assert any("request throttled (ThrottlingException" in line for line in logs)
 
 
+def test_throttling_is_retried_under_a_deadline(fake_sm, tiny_msl, smoke_plan):
+    """Throttled without end: the run is reported not submitted once the deadline passed
+    (0 here: the first refusal; test_refusals_and_throttling_are_retried retries under the
+    default), nothing created, no ledger entry left."""
+    fake_sm.throttle = 10**6
+    logs: list[str] = []
+    backend = backend_for(tiny_msl, throttle_deadline_s=0)
+    started = time.monotonic()
+    out = execute.run_plan(smoke_plan, ["eda"], tiny_msl, backend=backend, log=logs.append)
+    assert time.monotonic() - started < 30
+    assert out.failed == ["eda"] and fake_sm.created == [] and fake_sm.refused
+    said = [line for line in logs if "throttled CreateProcessingJob" in line]
+    assert len(said) == 1 and "(the deadline, SAGEMAKER_THROTTLE_DEADLINE, is 0 s)" in said[0]
+    assert sm.Ledger(layout.ledger_file("smoke")).load() == {}
+
+
 def test_ctrl_c_while_a_refusal_is_handled_leaves_no_ledger_entry(
     fake_sm, tiny_msl, smoke_plan, monkeypatch
 ):
@@ -842,6 +862,7 @@ def test_invalid_numbers_are_bad_input(aws, tiny_msl, monkeypatch, capsys):
         ("SAGEMAKER_VOLUME_GB", "0"),
         ("SAGEMAKER_MAX_RUNTIME", "0"),
         ("SAGEMAKER_MAX_JOBS", "0"),
+        ("SAGEMAKER_MAX_JOBS", "17"),
         ("SAGEMAKER_VOLUME_GB", "many"),
     ]:
         monkeypatch.setenv(var, value)
@@ -857,6 +878,12 @@ def test_invalid_numbers_are_bad_input(aws, tiny_msl, monkeypatch, capsys):
         + ["--data-dir", str(tiny_msl)]
     )
     assert rc == 2 and "--max-jobs" in capsys.readouterr().err
+    rc = main(
+        ["run", "eda", "--profile", "smoke", "--backend", "sagemaker", "--max-jobs", "40"]
+        + ["--data-dir", str(tiny_msl)]
+    )
+    err = capsys.readouterr().err
+    assert rc == 2 and "--max-jobs)='40': expected a number from 1 to 16" in err, err
     assert not (paths.results_dir() / "smoke").exists()  # nothing ran, nothing was uploaded
 
 

@@ -39,6 +39,7 @@ Modules, one concern each:
     job.py       one job's state; how AWS errors (throttling, not found) are read
     storage.py   S3: the data once per version, each job's inputs, its output
     queue.py     submitting under the account's quota, with backoff
+    runtime.py   each job's time limit, from its run's measured speed; each profile's hours
     ledger.py    the ledger of submitted jobs, and reattaching after a restart
     watch.py     polling running jobs, and their billable time
     backend.py   SageMakerBackend: the backend interface (runner/backends/base.py), wiring it all

@@ -58,6 +58,7 @@ class SageMakerBackend(Reattach, Queue, Storage, Watch):
         self.refusals = 0  # consecutive refusals (quota, throttling) of CreateProcessingJob
         self.next_try = 0.0  # monotonic time of the next CreateProcessingJob attempt
         self.waiting_since: float | None = None  # refused while none of our jobs ran
+        self.throttled_since: float | None = None  # first of the throttled creates in a row
 
     @classmethod
     def from_env(

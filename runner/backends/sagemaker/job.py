@@ -44,6 +44,8 @@ class Job:
     inputs_uploaded: bool = False
     attempt: int = 1  # 2, 3, ... once resubmitted after a capacity or internal error
     not_before: float = 0.0  # monotonic time before which it is not submitted (backoff)
+    max_runtime_s: int = 0  # its MaxRuntimeInSeconds (runtime.max_runtime)
+    throttled_since: float | None = None  # first of its throttled describes in a row
 
     @property
     def run(self) -> Run:

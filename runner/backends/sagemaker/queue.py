@@ -16,6 +16,7 @@ from runner.backends.sagemaker.job import (
     _Refused,
 )
 from runner.backends.sagemaker.requests import job_name, job_tags, processing_job_request
+from runner.backends.sagemaker.runtime import max_runtime
 
 
 class Queue:
@@ -89,8 +90,11 @@ class Queue:
                 continue
             self.queue.remove(job)
             self.active.append(job)
-            self.refusals, self.waiting_since = 0, None
-            self.log(f"submitted: {job.run.profile}/{job.run.name} as SageMaker job {job.name}")
+            self.refusals, self.waiting_since, self.throttled_since = 0, None, None
+            self.log(
+                f"submitted: {job.run.profile}/{job.run.name} as SageMaker job {job.name} "
+                f"(stopped by SageMaker after {job.max_runtime_s / 3600:.1f} h at most)"
+            )
 
     def _refused(self, job: Job, refused: _Refused) -> None:
         """A quota or throttling refusal: wait (for a slot, or with backoff) and retry."""
@@ -99,6 +103,16 @@ class Queue:
         s = self.settings
         backoff = min(s.retry_max_s, s.retry_s * 2 ** (self.refusals - 1))
         if not refused.quota:
+            # Throttling is retried under one deadline, counted from the first refusal in a row.
+            self.throttled_since = self.throttled_since or now
+            if now - self.throttled_since >= s.throttle_deadline_s:
+                self._give_up(
+                    f"not submitted: SageMaker throttled CreateProcessingJob {self.refusals} "
+                    f"time(s) over {now - self.throttled_since:.0f} s (the deadline, "
+                    f"SAGEMAKER_THROTTLE_DEADLINE, is {s.throttle_deadline_s:.0f} s): "
+                    f"{refused.message}. Rerun later, or with a lower --max-jobs."
+                )
+                return
             self.next_try = now + backoff
             self.log(
                 f"  sagemaker: request throttled ({refused.message}); retrying in {backoff:.0f} s"
@@ -132,12 +146,7 @@ class Queue:
                 f"'{s.instance_type} for processing job usage' quota in Service Quotas, or "
                 "choose another --instance-type."
             )
-            for queued in self.queue:
-                queued.task.error = RunFailed(f"run {queued.run.name!r} {message}")
-                queued.status = "NotSubmitted"
-                self._forget(queued)
-                self.ended.append(queued)
-            self.queue.clear()
+            self._give_up(message)
             return
         self.next_try = now + backoff
         if 0 not in self.limit_said:
@@ -149,10 +158,21 @@ class Queue:
                 f"{s.slot_wait_s / 60:.0f} min. See README: Quotas."
             )
 
+    def _give_up(self, message: str) -> None:
+        """Every queued run ends not submitted, with `message`."""
+        for queued in self.queue:
+            queued.task.error = RunFailed(f"run {queued.run.name!r} {message}")
+            queued.status = "NotSubmitted"
+            self._forget(queued)
+            self.ended.append(queued)
+        self.queue.clear()
+
     def _create(self, job: Job) -> None:
         """Upload the job's inputs (once), write the ledger entry, then CreateProcessingJob."""
         from botocore.exceptions import ClientError, ConnectionError, HTTPClientError
 
+        s = self.settings
+        job.max_runtime_s = max_runtime(job.run, s.instance_type, s.max_runtime_s)
         if not job.inputs_uploaded:
             self._upload_inputs(job)
             job.inputs_uploaded = True
@@ -178,6 +198,7 @@ class Queue:
                 job.run.notebook_path.name,
                 self.data_uri,
                 job_tags(job, self.injected),
+                job.max_runtime_s,
             )
             self.session.sagemaker_client.create_processing_job(**request)
         except ClientError as exc:

@@ -144,11 +144,14 @@ def processing_job_request(
     notebook: str,
     data_uri: str,
     tags: dict[str, str],
+    max_runtime_s: int = 0,
 ) -> dict:
-    """The CreateProcessingJob request of one run: three S3 inputs (code, params, data), one
-    continuous output (files reach S3 as they are written, so a failed job's executed notebook
-    and run.log are there too; EndOfJob uploads nothing when the container fails), the run's
-    tags. Pure: the tests check it against the service's rules (tests/aws_rules.py)."""
+    """The CreateProcessingJob request of one run, stopped after max_runtime_s (its run's
+    runtime.max_runtime; else the settings', else AWS's 24 h default): three S3 inputs (code,
+    params, data), one continuous output (files reach S3 as they are written, so a failed
+    job's executed notebook and run.log are there too; EndOfJob uploads nothing when the
+    container fails), the run's tags. Pure: the tests check it against the service's rules
+    (tests/aws_rules.py)."""
     if not ROLE_ARN.fullmatch(settings.role):
         # The API takes an ARN only; preflight resolves a bare name before anything is sent.
         raise ConfigError(
@@ -207,7 +210,9 @@ def processing_job_request(
             "STUDY_INSTANCE_TYPE": settings.instance_type,
             "PYTHONUNBUFFERED": "1",
         },
-        "StoppingCondition": {"MaxRuntimeInSeconds": settings.max_runtime_s},
+        "StoppingCondition": {
+            "MaxRuntimeInSeconds": max_runtime_s or settings.max_runtime_s or 86400
+        },
         "Tags": [{"Key": f"{TAG}{k}", "Value": v} for k, v in tags.items()],
     }
 

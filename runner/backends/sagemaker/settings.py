@@ -11,6 +11,9 @@ from typing import Any
 from runner.errors import ConfigError
 
 DEFAULT_MAX_JOBS = 4
+# Jobs at once: each bills for as long as it runs; beyond this, a typo (--max-jobs 40) would
+# start the whole plan at once. New accounts' quotas are far below it anyway.
+MAX_JOBS_RANGE = (1, 16)
 # API limits of CreateProcessingJob (ProcessingResources.ClusterConfig, StoppingCondition).
 VOLUME_GB_RANGE = (1, 16384)
 MAX_RUNTIME_RANGE = (1, 777600)
@@ -33,7 +36,7 @@ class Settings:
     instance_type: str = DEFAULT_INSTANCE_TYPE
     prefix: str = DEFAULT_PREFIX
     volume_gb: int = 30
-    max_runtime_s: int = 24 * 3600
+    max_runtime_s: int = 0  # every job's limit (SAGEMAKER_MAX_RUNTIME); 0: its run's (runtime.py)
     poll_s: float = 30.0
     progress_s: float = 60.0
     pip_install: bool = True
@@ -41,6 +44,8 @@ class Settings:
     retry_s: float = 15.0  # first backoff after a refusal; doubles up to retry_max_s
     retry_max_s: float = 300.0
     slot_wait_s: float = 3600.0  # how long to wait for a slot while none of our jobs runs
+    # Throttled requests are retried for at most this long in all (a create, a job's describes).
+    throttle_deadline_s: float = 1800.0
     resubmits: int = 2  # a job that failed with CapacityError or InternalServerError
     resubmit_stopped: bool = False  # a job found Stopped after a restart (--resubmit-stopped)
     bucket_owner: str = ""  # account ID every S3 call expects to own the bucket (or none)
@@ -86,22 +91,22 @@ def _setting(
     return value
 
 
-def _number(name: str, value, kind=int, low: float = 0, high: float | None = None):
+def _number(name: str, value, kind=int, low: float = 0, high: float | None = None, why=""):
     try:
         number = kind(value)
     except (TypeError, ValueError):
         raise ConfigError(f"{name}={value!r}: expected a number") from None
     if number < low or (high is not None and number > high):
         bounds = f"from {low} to {high}" if high is not None else f"of at least {low}"
-        raise ConfigError(f"{name}={value!r}: expected a number {bounds}")
+        raise ConfigError(f"{name}={value!r}: expected a number {bounds}{why}")
     return number
 
 
 def settings_from_env(env: Mapping[str, str] | None = None, **overrides) -> Settings:
     """Settings from keyword overrides (CLI flags), else the environment. Keys: role,
     bucket, region, image, instance_type, prefix, volume_gb, max_runtime_s, poll_s,
-    tf_version, pip_install, max_jobs, resubmit_stopped; retry_s, retry_max_s and slot_wait_s
-    (tests)."""
+    tf_version, pip_install, max_jobs, resubmit_stopped, throttle_deadline_s; retry_s,
+    retry_max_s and slot_wait_s (tests)."""
     env = os.environ if env is None else env
     _require_sdk()
 
@@ -141,6 +146,7 @@ def settings_from_env(env: Mapping[str, str] | None = None, **overrides) -> Sett
     pip = str(get("SAGEMAKER_PIP_INSTALL", "pip_install", "1")).lower()
     prefix = str(get("SAGEMAKER_PREFIX", "prefix", DEFAULT_PREFIX)).strip("/") or DEFAULT_PREFIX
     name_prefix(prefix)  # refused here, before anything is uploaded under it
+    max_runtime = get("SAGEMAKER_MAX_RUNTIME", "max_runtime_s")
     settings = Settings(
         role=str(role),
         bucket=bucket,
@@ -155,10 +161,15 @@ def settings_from_env(env: Mapping[str, str] | None = None, **overrides) -> Sett
             *VOLUME_GB_RANGE,
         ),
         max_runtime_s=_number(
-            "SAGEMAKER_MAX_RUNTIME",
-            get("SAGEMAKER_MAX_RUNTIME", "max_runtime_s", 86400),
-            int,
-            *MAX_RUNTIME_RANGE,
+            "SAGEMAKER_MAX_RUNTIME (--max-runtime)", max_runtime, int, *MAX_RUNTIME_RANGE
+        )
+        if max_runtime not in (None, "")
+        else 0,
+        throttle_deadline_s=_number(
+            "SAGEMAKER_THROTTLE_DEADLINE",
+            get("SAGEMAKER_THROTTLE_DEADLINE", "throttle_deadline_s", 1800),
+            float,
+            0,
         ),
         poll_s=_number(
             "SAGEMAKER_POLL_SECONDS", get("SAGEMAKER_POLL_SECONDS", "poll_s", 30), float
@@ -172,7 +183,8 @@ def settings_from_env(env: Mapping[str, str] | None = None, **overrides) -> Sett
             "SAGEMAKER_MAX_JOBS (--max-jobs)",
             get("SAGEMAKER_MAX_JOBS", "max_jobs", DEFAULT_MAX_JOBS),
             int,
-            1,
+            *MAX_JOBS_RANGE,
+            why=" (each job bills while it runs; the others wait for a slot)",
         ),
         **{
             key: _number(key, overrides[key], float)

@@ -28,12 +28,18 @@ class Watch:
         for job in list(self.active):
             try:
                 job.description = self.describe(job.name)
-                job.describe_errors = 0
+                job.describe_errors, job.throttled_since = 0, None
             except (BotoCoreError, ClientError) as exc:
-                if _code(exc) in THROTTLING:
-                    continue
-                job.describe_errors += 1
-                if job.describe_errors >= 10:
+                throttled = _code(exc) in THROTTLING
+                if throttled:
+                    # Retried under a deadline: the job itself is bounded by its MaxRuntime.
+                    job.throttled_since = job.throttled_since or time.monotonic()
+                    deadline = self.settings.throttle_deadline_s
+                    if time.monotonic() - job.throttled_since <= deadline:
+                        continue
+                else:
+                    job.describe_errors += 1
+                if throttled or job.describe_errors >= 10:
                     job.status = "Unknown"
                     job.task.error = RunFailed(
                         f"run {job.run.name!r}: lost track of SageMaker job {job.name}: {exc}; "
