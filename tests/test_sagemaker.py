@@ -856,6 +856,56 @@ def test_failed_job_reports_its_reason_and_keeps_the_notebook(fake_sm, tiny_msl,
     assert "billable time" in captured.out  # a failed job is paid for too
 
 
+def test_the_readmes_first_run_works_as_written(fake_sm, tiny_msl, monkeypatch, capsys):
+    """README, 'First run on a real account': its runner commands, as written, against moto
+    (the profile's own step aside: 39 jobs): preflight resolves the bare role name and passes,
+    the smoke job completes under its 30-minute limit, and then the commands that show what is
+    left billing find no job in progress and no endpoint."""
+    import shlex
+
+    readme = (paths.ROOT / "README.md").read_text()
+    block = readme.split("<!-- commands: first-run -->\n```bash\n", 1)[1].split("```", 1)[0]
+    lines = [line.split(" #")[0].strip() for line in block.splitlines()]
+    export = shlex.split(next(x for x in lines if x.startswith("export ")))
+    exports = dict(w.split("=", 1) for w in export[1:])
+    monkeypatch.setenv("SAGEMAKER_ROLE", exports["SAGEMAKER_ROLE"])  # a bare name
+    assert exports["AWS_REGION"] == REGION
+    monkeypatch.delenv("SAGEMAKER_PREFIX")  # the default, as the block assumes
+    monkeypatch.setenv("DATA_DIR", str(tiny_msl))
+    runner = [shlex.split(x)[3:] for x in lines if x.startswith(".venv/bin/python -m runner")]
+    assert [argv[0] for argv in runner] == ["preflight", "run", "run", "endpoints", "undeploy"]
+    fake_sm.duration = 0.2
+
+    assert main(runner[0]) == 0, capsys.readouterr()
+    assert main(runner[1]) == 0, capsys.readouterr()
+    out = capsys.readouterr().out
+    assert re.search(
+        r"submitted: smoke/cnn as SageMaker job msl-study-smoke-cnn-\S+ \(stopped by SageMaker "
+        r"after 0\.5 h at most\)",
+        out,
+    ), out
+    assert fake_sm.created == ["cnn"] and "billable time" in out
+    assert (paths.results_dir() / "smoke" / "cnn" / "run.json").exists()
+
+    # What is left billing: the aws CLI's listing (the same request through boto3), then the
+    # runner's own.
+    aws_cli = shlex.split(next(x for x in lines if x.startswith("aws sagemaker")))
+    assert aws_cli[2] == "list-processing-jobs"
+    words = aws_cli[3:]
+    params = {
+        "".join(p.title() for p in k.removeprefix("--").split("-")): v
+        for k, v in zip(words[::2], words[1::2], strict=True)
+    }
+    import boto3
+
+    listed = boto3.client("sagemaker", region_name=REGION).list_processing_jobs(**params)
+    assert listed["ProcessingJobSummaries"] == []
+    assert main(runner[3]) == 0
+    assert capsys.readouterr().out.strip() == f"no endpoints of this project in {REGION}"
+    assert main(runner[4]) == 0
+    assert "nothing to delete" in capsys.readouterr().out
+
+
 def test_invalid_numbers_are_bad_input(aws, tiny_msl, monkeypatch, capsys):
     assert not issubclass(sm.ConfigError, DataError)
     for var, value in [
