@@ -363,3 +363,72 @@ def test_contrast_is_lowered_as_well_as_raised():
     out = np.asarray(contrast(np.repeat(image[None], 400, axis=0), training=True))
     ratio = out.std(axis=(1, 2)) / image.std(axis=(0, 1))
     assert ratio.min() < 0.7 and ratio.max() > 1.3  # 'strong': factors in [0.65, 1.35]
+
+
+# --- depth, stride and padding (issue 33): each one decision away from the reference at 128 px.
+# Worked out by hand for 24 classes. Parameters: a k×k convolution without bias has
+# k·k·c_in·c_out, batch norm 4·c, the softmax layer (c_last + 1)·24. Convolution FLOPs:
+# 2·k·k·c_in·c_out·H_out·W_out. Receptive field r' = r + (k − 1)·j, jump j' = j·s.
+DECISIONS = {
+    # name: (build_cnn arguments, parameters, convolution FLOPs, map sizes after each block,
+    #        receptive field and jump after the last block)
+    "reference": ({}, 396_024, 481_296_384, [64, 32, 16, 8], (46, 16)),
+    "depth 2": (
+        {"kernel_sizes": (3, 3), "filters": (32, 64)},
+        864 + 128 + 18_432 + 256 + 65 * 24,
+        28_311_552 + 150_994_944,
+        [64, 32],
+        (10, 4),
+    ),
+    "depth 3": (
+        {"kernel_sizes": (3, 3, 3), "filters": (32, 64, 128)},
+        864 + 128 + 18_432 + 256 + 73_728 + 512 + 129 * 24,
+        28_311_552 + 2 * 150_994_944,
+        [64, 32, 16],
+        (22, 8),
+    ),
+    "depth 5": (
+        {"kernel_sizes": (3,) * 5, "filters": (32, 64, 128, 256, 512)},
+        389_856 + 1_179_648 + 2_048 + 513 * 24,
+        481_296_384 + 150_994_944,
+        [64, 32, 16, 8, 4],
+        (94, 32),
+    ),
+    # stride-2 convolutions instead of pooling: the same weights, a quarter of the maps
+    "strided": ({"downsample": "stride"}, 396_024, 120_324_096, [64, 32, 16, 8], (31, 16)),
+    # a stride-2 first convolution, pooling kept: the maps halve once more
+    "stem 2": ({"first_stride": 2}, 396_024, 120_324_096, [32, 16, 8, 4], (89, 32)),
+    # valid padding: each 3×3 convolution trims a pixel on every side before pooling
+    "valid": ({"padding": "valid"}, 396_024, 365_144_832, [63, 30, 14, 6], (46, 16)),
+}
+
+
+@pytest.mark.parametrize("decision", list(DECISIONS))
+def test_depth_stride_and_padding_networks_by_hand(decision):
+    kwargs, params, conv_flops, sizes, (rf, jump) = DECISIONS[decision]
+    model = models.build_cnn(128, 24, **kwargs)
+    rows = models.describe(model)
+    assert model.count_params() == params
+    assert sum(r.flops for r in rows if r.kind == "Conv2D") == conv_flops
+    ends = [r for r in rows if r.name.startswith("relu" if "downsample" in kwargs else "pool")]
+    assert [r.output_shape[0] for r in ends] == sizes
+    last = [r for r in rows if (r.receptive_field or 0) > 0][-1]
+    assert (last.receptive_field, last.jump) == (rf, jump)
+
+
+def test_the_reference_is_what_the_defaults_build():
+    """The decisions' defaults keep the published network, weight for weight."""
+    keras.utils.set_random_seed(0)
+    a = models.build_cnn(48, 24)
+    keras.utils.set_random_seed(0)
+    b = models.build_cnn(48, 24, downsample="pool", first_stride=1, padding="same")
+    assert a.get_config() == b.get_config()
+    assert all(np.array_equal(x, y) for x, y in zip(a.get_weights(), b.get_weights(), strict=True))
+
+
+@pytest.mark.parametrize(
+    "kwargs", [{"downsample": "avg"}, {"padding": "causal"}, {"first_stride": 3}]
+)
+def test_an_unknown_decision_is_refused(kwargs):
+    with pytest.raises(ValueError, match="downsample must be one of"):
+        models.build_cnn(128, 24, **kwargs)

@@ -15,6 +15,8 @@ import keras
 from keras import layers
 
 CNN_FILTERS = (32, 64, 128, 256)
+DOWNSAMPLE = ("pool", "stride")  # a max-pooling layer after each block, or a stride-2 convolution
+PADDING = ("same", "valid")
 
 
 def _inputs(image_size: int) -> keras.KerasTensor:
@@ -72,29 +74,50 @@ def build_cnn(
     dropout: float = 0.5,
     seed: int = 0,
     bn_momentum: float = 0.9,
+    downsample: str = "pool",
+    first_stride: int = 1,
+    padding: str = "same",
 ) -> keras.Model:
     """Conv(k, stride 1, same) -> BatchNorm -> ReLU -> MaxPool(2) per block, then global
     average pooling, dropout and a softmax layer.
+
+    The architecture decisions the study tests, one at a time (the defaults are the reference):
+    `downsample="stride"` halves each block's map with a stride-2 convolution instead of the
+    pooling layer; `first_stride=2` makes the first convolution stride 2 (a stem that sees the
+    image at half resolution from the start); `padding="valid"` lets each convolution shrink its
+    map by k - 1 instead of padding it with zeros. Depth is the length of `kernel_sizes`.
 
     Batch-norm momentum 0.9 (Keras' default is 0.99): with ~120 steps an epoch, 0.99 averages
     the statistics over about one epoch of weights that have since moved, so inference-mode
     accuracy lags far behind what training measures while the learning rate is large."""
     if len(kernel_sizes) != len(filters):
         raise ValueError(f"kernel_sizes {kernel_sizes} needs one entry per block ({filters})")
+    if downsample not in DOWNSAMPLE or padding not in PADDING or first_stride not in (1, 2):
+        raise ValueError(
+            f"downsample must be one of {DOWNSAMPLE} (not {downsample!r}), padding one of "
+            f"{PADDING} (not {padding!r}), first_stride 1 or 2 (not {first_stride!r})"
+        )
     x = inputs = _inputs(image_size)
     x = layers.Rescaling(1 / 255, name="scale")(x)
     for i, (k, f) in enumerate(zip(kernel_sizes, filters, strict=True), start=1):
+        stride = 2 if downsample == "stride" or (i == 1 and first_stride == 2) else 1
         # No bias: batch normalisation's shift makes it redundant.
-        x = layers.Conv2D(f, k, padding="same", use_bias=False, name=f"conv{i}_{k}x{k}")(x)
+        x = layers.Conv2D(
+            f, k, strides=stride, padding=padding, use_bias=False, name=f"conv{i}_{k}x{k}"
+        )(x)
         x = layers.BatchNormalization(momentum=bn_momentum, name=f"bn{i}")(x)
         x = layers.ReLU(name=f"relu{i}")(x)
-        x = layers.MaxPooling2D(2, name=f"pool{i}")(x)
+        if downsample == "pool":
+            x = layers.MaxPooling2D(2, name=f"pool{i}")(x)
     x = layers.GlobalAveragePooling2D(name="gap")(x)
     x = layers.Dropout(dropout, seed=seed, name="dropout")(x)
     outputs = layers.Dense(n_classes, activation="softmax", name="classes")(x)
     name = "cnn_" + "-".join(str(k) for k in kernel_sizes)
     if tuple(filters) != CNN_FILTERS:
         name += "_w" + "-".join(str(f) for f in filters)
+    name += {"pool": "", "stride": "_strided"}[downsample]
+    name += "_stem2" if first_stride == 2 else ""
+    name += "_valid" if padding == "valid" else ""
     return keras.Model(inputs, outputs, name=name)
 
 
