@@ -24,7 +24,7 @@ RUNNER := $(PY) -m runner
 SITE_INPUTS := $(shell find report templates hooks -type f 2>/dev/null) mkdocs.yml \
                $(shell find results/$(PROFILE) -name run.json -o -name summary.json 2>/dev/null)
 
-.PHONY: help venv data check run results pages site all serve dist browser test bench lint format status clean predict mutate lock preflight
+.PHONY: help venv data check run results pages site all serve dist browser test bench lint format status clean predict mutate lock preflight serving-env
 
 help: ## list the targets and the variables they take
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-9s %s\n", $$1, $$2}'
@@ -75,6 +75,9 @@ lock: $(STAMP) ## hash-lock the SageMaker job's packages from pyproject.toml (Py
 
 preflight: $(STAMP) ## check the AWS account before anything is uploaded: make preflight BACKEND=sagemaker
 	$(RUNNER) preflight --backend $(BACKEND) $(ARGS)
+
+serving-env: $(STAMP) ## the serving image's TensorFlow (2.20) in build/serving-tf2.20/, where the tests load the export
+	$(PY) -m tests.serving_env
 
 serve: $(STAMP) ## serve the report at http://127.0.0.1:8000 (PORT=<port> for another)
 	$(VENV)/bin/mkdocs serve --dev-addr 127.0.0.1:$(PORT)

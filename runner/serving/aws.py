@@ -93,23 +93,37 @@ def endpoint_name(prefix: str, profile: str, run: str) -> str:
     return f"{name_prefix(prefix)}-{rest}"[:NAME_MAX].rstrip("-")
 
 
-def serving_image(region: str, instance_type: str | None, tf_version: str | None = None) -> str:
-    """AWS's TensorFlow Serving image for the region: the installed TensorFlow's version, or
-    the newest AWS publishes below it (a SavedModel of these layers loads in an older
-    TensorFlow Serving), resolved through the SDK's image table like the Processing image."""
+def serving_tf_version(tf_version: str | None = None) -> str:
+    """The TensorFlow of AWS's TensorFlow Serving image the endpoint runs: the installed one's
+    version, or the newest AWS publishes below it (a SavedModel of these layers loads in an
+    older TensorFlow Serving: tests/test_serving_image.py loads the export in that version)."""
     want = tf_version or sm.tensorflow_version()
-    # Serverless endpoints run on CPUs; a CPU instance family picks the CPU build.
-    itype = instance_type or "ml.c5.large"
 
     def key(v: str) -> tuple[int, ...]:
         return tuple(int(p) for p in v.split(".")[:2])
 
     try:
         from sagemaker.core import image_uris
+    except ImportError:
+        raise ServeError(
+            "the endpoint commands need the AWS packages (the SDK knows each region's serving "
+            f"image): `.venv/bin/pip install -e '.[aws]'`, or set {SERVING_IMAGE_ENV}",
+            2,
+        ) from None
+    versions = image_uris.config_for_framework("tensorflow")["inference"]["versions"]
+    usable = sorted({".".join(v.split(".")[:2]) for v in versions}, key=key)
+    return max((v for v in usable if key(v) <= key(want)), key=key, default=usable[-1])
 
-        versions = image_uris.config_for_framework("tensorflow")["inference"]["versions"]
-        usable = sorted({".".join(v.split(".")[:2]) for v in versions}, key=key)
-        version = max((v for v in usable if key(v) <= key(want)), key=key, default=usable[-1])
+
+def serving_image(region: str, instance_type: str | None, tf_version: str | None = None) -> str:
+    """AWS's TensorFlow Serving image for the region (serving_tf_version), resolved through the
+    SDK's image table like the Processing image."""
+    version = serving_tf_version(tf_version)
+    # Serverless endpoints run on CPUs; a CPU instance family picks the CPU build.
+    itype = instance_type or "ml.c5.large"
+    from sagemaker.core import image_uris
+
+    try:
         return image_uris.retrieve(
             "tensorflow",
             region=region,
@@ -117,12 +131,6 @@ def serving_image(region: str, instance_type: str | None, tf_version: str | None
             instance_type=itype,
             image_scope="inference",
         )
-    except ImportError:
-        raise ServeError(
-            "the endpoint commands need the AWS packages (the SDK knows each region's serving "
-            f"image): `.venv/bin/pip install -e '.[aws]'`, or set {SERVING_IMAGE_ENV}",
-            2,
-        ) from None
     except ValueError as exc:
         raise ServeError(
             f"no AWS TensorFlow Serving image for {itype} in {region} ({exc}); set "
