@@ -149,9 +149,10 @@ def findings(
     out["kernels"] = kernel_finding(runs, preds, reference, members.get("kernels", []), **ctx)
     # The family again at the reference study's 128 px, against its own 3×3 network.
     at_128 = members.get("kernels-128", [])
-    out["kernels_128"] = kernel_finding(
-        runs, preds, sized_reference(runs, reference, at_128), at_128, **ctx
-    )
+    ref_128 = sized_reference(runs, reference, at_128)
+    out["kernels_128"] = kernel_finding(runs, preds, ref_128, at_128, **ctx)
+    # Depth at 128 px, against the same 3×3 network (Holm within the family).
+    out["depth_128"] = kernel_finding(runs, preds, ref_128, members.get("depth-128", []), **ctx)
     out["mechanisms"] = mechanisms.findings(runs, preds, reference, baseline, members, **ctx)
     out["translation"] = translation_finding(runs, reference, baseline)
     out["recipe"] = recipe_finding(runs, reference, members.get("recipe", []), baseline)
