@@ -66,12 +66,27 @@ def test_the_readme_states_each_profiles_jobs_hours_and_cost():
         cells = [c.strip().strip("`") for c in line.strip("|").split("|")]
         rows[cells[0]] = cells[1:]
     assert sorted(rows) == sorted(PROFILES)
+    assert price == runtime.PRICE
     for profile in PROFILES:
         plan = load(profile=profile)
         runs, jobs, hours, cost, most, most_cost = rows[profile]
         estimate = runtime.profile_estimate(plan.runs.values())
-        assert (int(runs), int(jobs)) == (len(plan.runs), estimate["jobs"]), profile
+        stale = (
+            f"README's 'What each profile costs' is not the plan's ({profile}): replace the "
+            "table by `python -m runner.backends.sagemaker.runtime`'s"
+        )
+        assert (int(runs), int(jobs)) == (len(plan.runs), estimate["jobs"]), stale
         hours = float(hours.split()[0])
-        assert hours == pytest.approx(estimate["hours"], rel=0.15, abs=0.1), profile
-        assert float(most) == pytest.approx(estimate["limit_hours"], rel=0.15), profile
+        assert hours == pytest.approx(estimate["hours"], rel=0.15, abs=0.1), stale
+        assert float(most) == pytest.approx(estimate["limit_hours"], rel=0.15), stale
         assert cost == f"${hours * price:.2f}" and most_cost == f"${float(most) * price:.2f}"
+
+    # 'First run on a real account' quotes the same rows.
+    block = text.split("<!-- commands: first-run -->\n```bash\n", 1)[1].split("```", 1)[0]
+    quoted = re.findall(
+        r"(\w+)\s+\((\d+) jobs, about ([\d.]+) instance hours, (\$[\d.]+) expected\)",
+        re.sub(r"\s*\n#\s*", " ", block),
+    )
+    assert sorted(p for p, *_ in quoted) == ["full", "quick"], quoted
+    for profile, jobs, hours, cost in quoted:
+        assert [jobs, hours, cost] == [rows[profile][i].split()[0] for i in (1, 2, 3)], profile

@@ -16,7 +16,6 @@ from runner.backends.sagemaker.job import (
     _Refused,
 )
 from runner.backends.sagemaker.requests import job_name, job_tags, processing_job_request
-from runner.backends.sagemaker.runtime import max_runtime
 
 
 class Queue:
@@ -170,6 +169,9 @@ class Queue:
     def _create(self, job: Job) -> None:
         """Upload the job's inputs (once), write the ledger entry, then CreateProcessingJob."""
         from botocore.exceptions import ClientError, ConnectionError, HTTPClientError
+
+        # Imported here: `python -m runner.backends.sagemaker.runtime` runs it as a script.
+        from runner.backends.sagemaker.runtime import max_runtime
 
         s = self.settings
         job.max_runtime_s = max_runtime(job.run, s.instance_type, s.max_runtime_s)

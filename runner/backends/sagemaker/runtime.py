@@ -114,3 +114,31 @@ def profile_estimate(runs: Iterable[Run], instance_type: str = "ml.m5.xlarge") -
     seconds = sum(expected_seconds(r) for r in jobs.values())
     limits = sum(max_runtime(r, instance_type) for r in jobs.values())
     return {"jobs": len(jobs), "hours": seconds / 3600, "limit_hours": limits / 3600}
+
+
+PRICE = 0.23  # ml.m5.xlarge, on-demand SageMaker Processing, us-east-1 (README's example)
+
+
+def readme_table(profiles=("smoke", "quick", "standard", "full")) -> str:
+    """The README's 'What each profile costs' table, from the plan and the published runs."""
+    from runner.plan import load
+
+    lines = [
+        "| profile | runs | jobs | expected instance hours | expected cost | at most (hours) "
+        "| at most (cost) |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for profile in profiles:
+        plan = load(profile=profile)
+        e = profile_estimate(plan.runs.values())
+        hours, most = round(e["hours"], 1), round(e["limit_hours"], 1)
+        shown = f"{hours:.1f}" + (" (start only)" if hours == 0 else "")
+        lines.append(
+            f"| `{profile}` | {len(plan.runs)} | {e['jobs']} | {shown} | ${hours * PRICE:.2f} "
+            f"| {most:.1f} | ${most * PRICE:.2f} |"
+        )
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":  # python -m runner.backends.sagemaker.runtime: the README's table
+    print(readme_table())
