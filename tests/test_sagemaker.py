@@ -794,6 +794,20 @@ def test_throttling_is_retried_under_a_deadline(fake_sm, tiny_msl, smoke_plan):
     assert sm.Ledger(layout.ledger_file("smoke")).load() == {}
 
 
+def test_a_job_whose_status_stays_throttled_is_reported_lost(fake_sm, tiny_msl, smoke_plan):
+    """Describes throttled past the deadline: the run fails naming the job and the deadline,
+    and the ledger keeps the job, so a rerun reattaches to it instead of paying again."""
+    fake_sm.duration, fake_sm.throttle_describe = 600, 10**6
+    logs: list[str] = []
+    backend = backend_for(tiny_msl, throttle_deadline_s=0)
+    out = execute.run_plan(smoke_plan, ["eda"], tiny_msl, backend=backend, log=logs.append)
+    assert out.failed == ["eda"] and fake_sm.created == ["eda"]
+    name = backend.jobs["eda"].name
+    said = [line for line in logs if "lost track of SageMaker job" in line]
+    assert len(said) == 1 and name in said[0] and "SAGEMAKER_THROTTLE_DEADLINE" in said[0], logs
+    assert list(sm.Ledger(layout.ledger_file("smoke")).load()) == [name]
+
+
 def test_ctrl_c_while_a_refusal_is_handled_leaves_no_ledger_entry(
     fake_sm, tiny_msl, smoke_plan, monkeypatch
 ):

@@ -40,10 +40,17 @@ class Watch:
                 else:
                     job.describe_errors += 1
                 if throttled or job.describe_errors >= 10:
+                    why = (
+                        f"throttled for {self.settings.throttle_deadline_s:.0f} s, the deadline "
+                        "(SAGEMAKER_THROTTLE_DEADLINE): "
+                        if throttled
+                        else ""
+                    )
                     job.status = "Unknown"
                     job.task.error = RunFailed(
-                        f"run {job.run.name!r}: lost track of SageMaker job {job.name}: {exc}; "
-                        f"a rerun reattaches to it\n  {self.where_logs_are(job)}"
+                        f"run {job.run.name!r}: lost track of SageMaker job {job.name} ({why}"
+                        f"{exc}); a rerun reattaches to it, and its MaxRuntimeInSeconds stops "
+                        f"it\n  {self.where_logs_are(job)}"
                     )
                     self.active.remove(job)
                     self.ended.append(job)
