@@ -223,3 +223,36 @@ def test_the_bootstrap_records_its_level_and_replicates():
     mid = a.mean()
     assert narrow["ci95"][0] < mid < narrow["ci95"][1]
     assert (mid - narrow["ci95"][0]) == pytest.approx(narrow["ci95"][1] - mid, rel=0.5)
+
+
+# --- the smallest detectable difference (a null result says what it could have seen) --------
+
+
+def test_the_detectable_difference_is_caught_as_often_as_promised():
+    """An independent simulation (other random numbers) at the reported shift rejects with
+    about the promised power."""
+    from scipy import stats
+
+    a, b = [0.55, 0.57, 0.53], [0.40, 0.44, 0.41]
+    d = verdicts.detectable(a, b)
+    rng = np.random.default_rng(2024)
+    x = d["welch"] + np.std(a, ddof=1) * rng.standard_normal((20000, 3))
+    y = np.std(b, ddof=1) * rng.standard_normal((20000, 3))
+    caught = np.mean(stats.ttest_ind(x, y, axis=1, equal_var=False).pvalue < verdicts.SIG_LEVEL)
+    assert abs(caught - verdicts.POWER) < 0.02
+    assert d["power"] == verdicts.POWER
+
+
+def test_the_interval_part_by_hand_and_the_larger_part_bounds():
+    d = verdicts.detectable([0.5, 0.5001], [0.5, 0.5001], {"ci95": [-0.02, 0.06]})
+    # (z_0.975 + z_0.8) · (0.06 − (−0.02)) / (2 · z_0.975), z from the normal table
+    assert d["interval"] == pytest.approx((1.959964 + 0.841621) * 0.08 / (2 * 1.959964), rel=1e-5)
+    assert d["difference"] == max(d["welch"], d["interval"]) == d["interval"]
+
+
+def test_more_spread_or_fewer_seeds_detect_less():
+    tight = verdicts.detectable([0.50, 0.51, 0.52], [0.40, 0.41, 0.42])["difference"]
+    loose = verdicts.detectable([0.45, 0.51, 0.57], [0.35, 0.41, 0.47])["difference"]
+    more = verdicts.detectable([0.50, 0.51, 0.52] * 2, [0.40, 0.41, 0.42] * 2)["difference"]
+    assert more < tight < loose
+    assert verdicts.detectable([0.5], [0.4, 0.41]) is None

@@ -163,6 +163,54 @@ def welch_contrast(terms: list[tuple[float, list[float]]]) -> dict:
     return out
 
 
+POWER = 0.8  # a null result states the difference the experiment would have caught this often
+
+
+def detectable(
+    a: list[float],
+    b: list[float],
+    bootstrap: dict | None = None,
+    power: float = POWER,
+    n_sim: int = 4000,
+    seed: int = 0,
+) -> dict | None:
+    """The smallest difference in accuracy that the declared rule would have called a
+    difference with probability `power`, given what this comparison measured: the seeds'
+    spread (Welch's test, by simulation: normal seeds with the measured standard deviations,
+    the same number of seeds, a shifted mean) and, when known, the hierarchical interval's
+    width (the interval must exclude zero: a shift of (z_α/2 + z_power) standard errors, the
+    standard error read off the interval). The rule needs both, so the larger one bounds what
+    the experiment could detect. None with fewer than two seeds a side."""
+    from scipy import stats
+
+    a, b = np.asarray(a, float), np.asarray(b, float)
+    if len(a) < 2 or len(b) < 2:
+        return None
+    rng = np.random.default_rng(seed)
+    za, zb = rng.standard_normal((n_sim, len(a))), rng.standard_normal((n_sim, len(b)))
+    sa, sb = a.std(ddof=1), b.std(ddof=1)
+
+    def caught(shift: float) -> float:
+        if sa + sb < 1e-12:
+            return 1.0 if shift > 0 else 0.0
+        p = stats.ttest_ind(shift + sa * za, sb * zb, axis=1, equal_var=False).pvalue
+        return float(np.mean(p < SIG_LEVEL))
+
+    lo, hi = 0.0, max(1e-6, 20 * float(np.sqrt(sa**2 / len(a) + sb**2 / len(b))))
+    while caught(hi) < power:  # very few seeds: widen until the test can reach `power`
+        hi *= 2
+    for _ in range(40):
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if caught(mid) < power else (lo, mid)
+    out = {"power": power, "welch": hi, "interval": None}
+    if bootstrap is not None:
+        z = stats.norm.ppf(1 - SIG_LEVEL / 2)
+        se = (bootstrap["ci95"][1] - bootstrap["ci95"][0]) / (2 * z)
+        out["interval"] = float((z + stats.norm.ppf(power)) * se)
+    out["difference"] = max(v for v in (out["welch"], out["interval"]) if v is not None)
+    return out
+
+
 def decide(p_value: float | None, ci: dict | None, replication: dict | None = None) -> str:
     """The declared rule: Welch p < 0.05 and a hierarchical interval that excludes zero; where
     a replication exists, it must show a difference of the same sign."""

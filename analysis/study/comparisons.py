@@ -104,6 +104,9 @@ def contrast(
     if replica is not None:
         out["replication"] = replica
     out["verdict"] = verdicts.decide(out["p_value"], out.get("bootstrap"), replica)
+    out["detectable"] = verdicts.detectable(
+        list(va.values()), list(vb.values()), out.get("bootstrap")
+    )
     return out
 
 
