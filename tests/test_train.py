@@ -585,3 +585,160 @@ def test_fit_stops_early_and_weights_classes(monkeypatch):
     assert (r.epochs_run, r.best_epoch, r.stop_reason) == (3, 1, "early_stopping")
     assert len(r.history["loss"]) == 3 and r.history["loss"] == [0.0, 0.0, 0.0]
     assert r.images_per_second == pytest.approx(8 * 3 / r.train_seconds)
+
+
+# --- The rules at their edges (issue 34, item 6): each test below fails when a constant of the
+# rule moves by one step or a branch is taken the other way.
+
+
+def test_the_plateau_threshold_is_a_hundredth_of_val_macro_f1():
+    # three epochs: the last two judged against the first
+    assert plateaued([0.5, 0.5095, 0.5095])  # gained 0.0095: flat (fails at a threshold 0.009)
+    assert not plateaued([0.5, 0.5105, 0.5105])  # gained 0.0105: rising (passes at 0.011)
+    assert plateaued([0.5, 0.5095, 0.5095], gain=0.009) is False  # the threshold is used
+
+
+def _flat_on_a_tail_of(values: list[float], tail: int) -> bool:
+    """The rule written out for one tail length: its mean against the best before it."""
+    return sum(values[-tail:]) / tail - max(values[:-tail]) < 0.01
+
+
+def _flat_on_a_tail_of_exactly(n: int, tail: int) -> list[float]:
+    """n epochs that count as flat when the tail is `tail` epochs long, and not when it is one
+    longer (it takes in the spike of 0.5 and is judged against the zeros before it) or one
+    shorter (it loses the dip to 0.0 and sits 0.02 above the spike)."""
+    return [0.0] * (n - tail - 1) + [0.5, 0.0] + [0.52] * (tail - 1)
+
+
+def test_the_tail_is_a_quarter_of_the_epochs_rounded_down_and_at_least_two():
+    for n in range(3, 101):
+        tail = max(2, n // 4)
+        curve = _flat_on_a_tail_of_exactly(n, tail)
+        assert len(curve) == n
+        neighbours = [t for t in (tail - 1, tail, tail + 1) if 0 < t < n]
+        assert [t for t in neighbours if _flat_on_a_tail_of(curve, t)] == [tail], n
+        assert plateaued(curve), n
+
+
+class ScriptedModel:
+    """What `fit` touches of a Keras model, with a scripted history instead of training."""
+
+    output_shape = (None, 3)
+
+    def __init__(self, history: dict[str, list[float]]):
+        self.history = history
+
+    def compile(self, **kwargs):
+        pass
+
+    def fit(self, batches, epochs, callbacks, verbose, shuffle):
+        time.sleep(0.001)
+        return SimpleNamespace(history=self.history)
+
+
+@pytest.mark.parametrize("selection_flat", [True, False])
+def test_the_plateau_is_judged_on_val_macro_f1_alone(monkeypatch, selection_flat):
+    flat, rising = [0.5] * 8, [0.1 * i for i in range(8)]
+    assert plateaued(flat) and not plateaued(rising)
+    others = ("loss", "accuracy", "val_loss", "val_accuracy", "val_balanced_accuracy")
+    history = {k: list(rising if selection_flat else flat) for k in (*others, "learning_rate")}
+    history["val_macro_f1"] = list(flat if selection_flat else rising)
+    monkeypatch.setattr(train, "make_dataset", lambda *args: None)
+    x, y = tiny_split(4)
+    r = train.fit(
+        ScriptedModel(history),
+        x,
+        y,
+        x,
+        y,
+        recipe=Recipe(epochs=8),
+        weights={0: 1.0, 1: 1.0, 2: 1.0},
+        seed=0,
+        verbose=0,
+    )
+    assert r.plateaued is selection_flat
+    assert (r.epochs_run, r.stop_reason) == (8, "schedule_end")
+
+
+def test_the_square_root_is_taken_before_the_cap():
+    # one image among 61: balanced weight 30.5, its root 5.52 -- under the cap of 10, which
+    # would leave sqrt(10) = 3.16 if it were applied first
+    rare = np.array([0] * 60 + [1])
+    assert train.class_weights(rare, 2, "sqrt", cap=10.0) == pytest.approx(
+        {0: (61 / 120) ** 0.5, 1: 30.5**0.5}
+    )
+    # one image among 401: balanced 200.5, root 14.2 -- capped at 10 (not sqrt(10))
+    rarer = np.array([0] * 400 + [1])
+    recipe = Recipe(epochs=1)
+    capped = train.class_weights(rarer, 2, recipe.class_weighting, recipe.class_weight_cap)
+    assert capped == pytest.approx({0: (401 / 800) ** 0.5, 1: 10.0})
+    # without the cap the root stands
+    assert train.class_weights(rarer, 2, "sqrt", cap=0.0)[1] == pytest.approx(200.5**0.5)
+    assert train.class_weights(rarer, 2, "sqrt")[1] == pytest.approx(200.5**0.5)
+    # the cap binds only above it: one step under and over the weight
+    assert train.class_weights(rarer, 2, "sqrt", cap=15.0)[1] == pytest.approx(200.5**0.5)
+    assert train.class_weights(rarer, 2, "sqrt", cap=14.0)[1] == pytest.approx(14.0)
+    assert train.class_weights(rarer, 2, "balanced", cap=201.0)[1] == pytest.approx(200.5)
+    assert train.class_weights(rarer, 2, "balanced", cap=200.0)[1] == pytest.approx(200.0)
+
+
+def test_the_recipe_defaults_warm_up_two_epochs_to_the_peak_then_decay_to_zero():
+    recipe = Recipe(epochs=6)
+    opt = recipe.optimizer(10)
+    assert lr_at(opt, 0) == pytest.approx(0.0, abs=1e-12)
+    assert lr_at(opt, 10) == pytest.approx(5e-4)  # half-way up after one epoch
+    assert lr_at(opt, 19) == pytest.approx(1e-3 * 19 / 20)
+    assert lr_at(opt, 20) == pytest.approx(1e-3)  # the peak after two
+    assert lr_at(opt, 40) == pytest.approx(5e-4)  # half-way down the 40 steps of decay
+    last = 1e-3 * 0.5 * (1 + math.cos(math.pi * 39 / 40))
+    assert lr_at(opt, 59) == pytest.approx(last, abs=1e-9)
+    assert lr_at(opt, 60) == pytest.approx(0.0, abs=1e-12)  # zero at the last step
+    assert (recipe.schedule, recipe.patience) == ("cosine", 0)  # no early stopping
+    assert (recipe.label_smoothing, recipe.augment) == (0.1, "standard")
+
+
+def test_the_warm_up_is_cut_only_when_it_would_take_the_whole_run():
+    # warm-up of epochs - 1: kept whole (4 epochs: 3 up, 1 down)
+    opt = Recipe(epochs=4, warmup_epochs=3, learning_rate=0.3).optimizer(2)
+    assert lr_at(opt, 3) == pytest.approx(0.15)
+    assert lr_at(opt, 6) == pytest.approx(0.3)
+    assert lr_at(opt, 7) == pytest.approx(0.15)
+    assert lr_at(opt, 8) == pytest.approx(0.0, abs=1e-9)
+    # warm-up of exactly the run: cut to epochs - 1, the same schedule
+    cut = Recipe(epochs=4, warmup_epochs=4, learning_rate=0.3).optimizer(2)
+    for step in (3, 6, 7, 8):
+        assert lr_at(cut, step) == pytest.approx(lr_at(opt, step), abs=1e-9)
+
+
+# Five val images, four of class 0: always answering 0 scores a higher accuracy than a model
+# that finds the rare class but confuses two common ones; macro-F1 ranks them the other way.
+Y_SKEW = np.array([0, 0, 0, 0, 1])
+MAJORITY, FINDS_THE_RARE = [0, 0, 0, 0, 0], [0, 0, 1, 1, 1]
+
+
+def _skewed_epochs(preds, patience=0):
+    queue = list(preds)
+    model = FakeModel()
+    cb = train.ValSelection(lambda: probs_for(queue.pop(0)), Y_SKEW, patience)
+    cb.set_model(model)
+    epochs = 0
+    for epoch in range(len(preds)):
+        if model.stop_training:
+            break
+        model.weights_now = epoch + 1
+        cb.on_epoch_end(epoch, {})
+        epochs += 1
+    cb.on_train_end()
+    return cb, model, epochs
+
+
+def test_the_kept_epoch_is_the_best_on_val_macro_f1_not_on_accuracy():
+    majority, rare = (evaluate.scores(Y_SKEW, np.array(p)) for p in (MAJORITY, FINDS_THE_RARE))
+    assert majority["accuracy"] > rare["accuracy"] and majority["macro_f1"] < rare["macro_f1"]
+    for preds, kept in (([FINDS_THE_RARE, MAJORITY], 1), ([MAJORITY, FINDS_THE_RARE], 2)):
+        cb, model, _ = _skewed_epochs(preds)
+        assert cb.best_epoch == kept and cb.best == pytest.approx(rare["macro_f1"])
+        assert np.array_equal(model.restored[0], [kept, kept])
+    # patience counts epochs without a better macro-F1: a better accuracy does not reset it
+    cb, model, epochs = _skewed_epochs([FINDS_THE_RARE, MAJORITY, FINDS_THE_RARE], patience=1)
+    assert epochs == 2 and cb.stopped_early and cb.best_epoch == 1
