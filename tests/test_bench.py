@@ -35,8 +35,11 @@ def test_every_model_run_of_the_published_profile_has_one_network():
     assert by_run["baseline-permuted"] == "baseline"
     # Two networks with the same kernels but other widths are two entries.
     assert by_run["kernel-3x3-wide"] != by_run["cnn"]
+    # A network is benchmarked at the size its runs train at (48 px, and 128 px for the
+    # families that need the larger image).
     for n in found:
-        assert n["params"]["image_size"] == plan.runs[plan.reference].params["image_size"]
+        assert {plan.runs[r].params["image_size"] for r in n["runs"]} == {n["params"]["image_size"]}
+    assert by_run["kernel-128-5x5"] != by_run["kernel-5x5"]
 
 
 def test_recipe_runs_are_left_out_unless_asked_for():
