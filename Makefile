@@ -95,7 +95,7 @@ browser: ## install Debian's chromium for the browser tests (apt-get, idempotent
 	  SUDO=$$( [ "$$(id -u)" -eq 0 ] || ! command -v sudo >/dev/null || echo sudo ); \
 	  $$SUDO apt-get update && $$SUDO apt-get install -y --no-install-recommends chromium; }
 
-test: $(STAMP) browser ## lint and run the test suite (installs what it needs)
+test: $(STAMP) browser serving-env ## lint and run the test suite (installs what it needs)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/pytest $(ARGS)
