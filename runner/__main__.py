@@ -163,7 +163,8 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser(
         "adopt",
         help="move runs recorded under the old fingerprint (file bytes) to the code print "
-        "when their code computes the same; retrains nothing",
+        "when their code computes the same, and runs recorded under one print (figures "
+        "included) to the training print when their training code is today's; retrains nothing",
     )
     _common(p)
     p.add_argument("--dry-run", action="store_true", help="list what would move, write nothing")
@@ -253,9 +254,13 @@ def _dispatch(args) -> int:
                 continue
             folder = layout.run_dir(plan.profile, run.name)
             current = state.is_current(folder, now[run.name].fingerprint)
-            print(f"{'up to date' if current else 'to run':>10}  {plan.profile}/{run.name}")
+            # a run whose figure code alone changed is redrawn from its record, not trained
+            redraw = current and state.figures_why(folder, now[run.name])
+            label = "figures to redraw" if redraw else "up to date" if current else "to run"
+            print(f"{label:>10}  {plan.profile}/{run.name}")
             if run.name in args.why:
-                for line in state.why(run, folder, now[run.name]):
+                lines = redraw or state.why(run, folder, now[run.name])
+                for line in lines:
                     print(f"{'':>12}{line}")
         return 0
 
@@ -267,6 +272,15 @@ def _dispatch(args) -> int:
             print(f"{'adopted' if v.adopted else 'stale':>10}  {plan.profile}/{v.run}: {v.reason}")
         moved = sum(v.adopted for v in verdicts)
         print(f"{moved} of {len(verdicts)} runs recorded under the old fingerprint moved")
+        split = adopt.split(plan, data_dir, write=not args.dry_run)
+        for v in split:
+            print(f"{'adopted' if v.adopted else 'stale':>10}  {plan.profile}/{v.run}: {v.reason}")
+        if split:
+            print(
+                f"{sum(v.adopted for v in split)} of {len(split)} runs recorded under one print "
+                "(figures included) moved to the training print; `runner status` lists those "
+                "whose figures are to redraw"
+            )
         built = equivalence.adopt_equivalent(plan, data_dir, args.against, write=not args.dry_run)
         for v in built:
             print(f"{'adopted' if v.adopted else 'stale':>10}  {plan.profile}/{v.run}: {v.reason}")
@@ -311,7 +325,9 @@ def _dispatch(args) -> int:
             print(execute.summary_table(outcome))
         print(
             f"{plan.profile}: {len(outcome.executed)} executed, {len(outcome.copied)} shared, "
-            f"{len(outcome.skipped)} up to date, {len(outcome.failed)} failed"
+            f"{len(outcome.skipped)} up to date"
+            + (f" ({len(outcome.redrawn)} with figures redrawn)" if outcome.redrawn else "")
+            + f", {len(outcome.failed)} failed"
         )
         if outcome.failed:
             print("\n".join(f"error: {m}" for m in outcome.messages), file=sys.stderr)

@@ -8,6 +8,13 @@ when, and only when, the code it was computed with has today's code print:
   what it ran, whatever else was uncommitted then), and that commit's code print is today's.
 Anything else stays stale, listed with the reason. Parameters and data are checked too: the
 old fingerprint covered both, and it is recomputed with today's.
+
+When the figures' code left the fingerprint (runner.codeprint.run_prints), a run recorded under
+the one print before (its record has `code_manifest` and no `figures_code`) moves to the
+training print when its recorded manifest, without its presentation entries, gives today's
+training print, and its parameters and data are today's (`split`). Its figures print is the
+one it was drawn with (those presentation entries): when that is not today's, its figures are
+redrawn from its record by the next `runner run`, nothing trained.
 """
 
 from __future__ import annotations
@@ -210,8 +217,70 @@ def _judge(run, folder: Path, record: dict, now: state.Inputs, root: Path = path
                 "(with today's parameters and data)",
             )
         notebook = Path(tmp) / run.notebook_path.relative_to(paths.ROOT)
-        then = codeprint.code_print(codeprint.Library(Path(tmp)), state.notebook_source(notebook))
+        then = state.code_print(notebook, codeprint.Library(Path(tmp)))
     if then.value != now.code.value:
         diff = "; ".join(codeprint.changes(then.manifest, now.code.manifest))
         return Verdict(run.name, False, f"code changed since commit {commit}: {diff}")
     return Verdict(run.name, True, f"its commit {commit} has today's code print")
+
+
+def training_part(manifest: dict[str, str], now: state.Inputs) -> dict[str, str]:
+    """A manifest recorded under the one print, without its presentation entries: those of
+    analysis.figures, and those of a definition that is presentation today and not training
+    (moved there: matched by its own name, as a move is). What is left is compared whole with
+    today's training print, so an entry wrongly left in (or out) can only keep a run stale,
+    never move one."""
+    figures = now.figures.manifest if now.figures else {}
+    moved = {codeprint.bare(k) for k in figures} - {codeprint.bare(k) for k in now.code.manifest}
+    return {
+        k: v
+        for k, v in manifest.items()
+        if not codeprint.is_presentation(codeprint.module_of(k)) and codeprint.bare(k) not in moved
+    }
+
+
+def judge_split(run, record: dict, now: state.Inputs) -> Verdict:
+    """Whether a run recorded under the one print computed what today's training code does."""
+    if run.fingerprint(record.get("code", ""), now.data) != record.get("fingerprint"):
+        return Verdict(run.name, False, "its parameters or data are not today's")
+    kept = training_part(record["code_manifest"], now)
+    if codeprint.value_of(kept) != now.code.value:
+        diff = "; ".join(codeprint.changes(kept, now.code.manifest)) or "the same definitions"
+        return Verdict(run.name, False, f"its training code is not today's: {diff}")
+    return Verdict(run.name, True, "its recorded code without the figures' is today's training")
+
+
+def split(plan, data_dir: Path, skip_bad: bool = False, write: bool = True) -> list[Verdict]:
+    """Move the plan's runs recorded under the one print to the training print (see above)."""
+    now = state.inputs(plan.runs.values(), data_dir, skip_bad)
+    out = []
+    for name, run in plan.runs.items():
+        folder = layout.run_dir(plan.profile, name)
+        try:
+            record = json.loads((folder / layout.RUN_RECORD).read_text())
+        except (OSError, ValueError):
+            continue
+        if "code_manifest" not in record or "figures_code" in record:
+            continue
+        if not (folder / "metrics.json").exists() or record["fingerprint"] == now[name].fingerprint:
+            continue  # a notebook whose print did not split (eda, shift) is current as it was
+        verdict = judge_split(run, record, now[name])
+        out.append(verdict)
+        if verdict.adopted and write:
+            kept = training_part(record["code_manifest"], now[name])
+            drawn = {k: v for k, v in record["code_manifest"].items() if k not in kept}
+            earlier = record.get("adopted")
+            record.update(
+                fingerprint=now[name].fingerprint,
+                code=now[name].code.value,
+                code_manifest=now[name].code.manifest,
+                figures_code=codeprint.value_of(drawn),
+                figures_manifest=drawn,
+                adopted={
+                    "from": record["fingerprint"],
+                    "because": verdict.reason,
+                    **({"earlier": earlier} if earlier else {}),
+                },
+            )
+            write_json(folder / layout.RUN_RECORD, record)
+    return out

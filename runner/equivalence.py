@@ -55,7 +55,9 @@ class Tree:
         return found[0] if len(found) == 1 else None
 
     def print(self, run) -> codeprint.Print:
-        return codeprint.code_print(self.library(), self.source(run))
+        """The run's training print under this tree (its fingerprint's code)."""
+        notebook = self.root / run.notebook_path.relative_to(paths.ROOT)
+        return state.code_print(notebook, self.library())
 
     def outside_builder(self, run, builder: tuple[str, str]) -> set[str]:
         """The manifest keys the notebook reaches other than through its builder."""

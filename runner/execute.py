@@ -53,6 +53,7 @@ class Outcome:
     executed: list[str] = field(default_factory=list)
     copied: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
+    redrawn: list[str] = field(default_factory=list)  # up to date; figures drawn again
     failed: list[str] = field(default_factory=list)
     messages: list[str] = field(default_factory=list)
     rows: list[list[str]] = field(default_factory=list)  # the summary table
@@ -99,7 +100,8 @@ def run_plan(
     selected = plan.select(names)
     # Every run's fingerprint, not only the selected ones': a selected run whose computation
     # another run of the plan already holds is copied from it, not computed again.
-    everyone = state.fingerprints(plan.runs.values(), data_dir, skip_bad_entries)
+    inputs = state.inputs(plan.runs.values(), data_dir, skip_bad_entries)
+    everyone = {name: i.fingerprint for name, i in inputs.items()}
     fingerprints = {r.name: everyone[r.name] for r in selected}
     groups: dict[str, list[Run]] = defaultdict(list)
     for r in selected:
@@ -121,6 +123,19 @@ def run_plan(
             ]
             if source and not force:
                 out.skipped += [r.name for r in current]
+                for r in current:  # only figure code changed: redrawn from the record
+                    folder = layout.run_dir(r.profile, r.name)
+                    if state.figures_current(folder, inputs[r.name]):
+                        continue
+                    try:
+                        lifecycle.RunFolder(r).redraw(inputs[r.name].figures)
+                        out.redrawn.append(r.name)
+                    except lifecycle.RunFailed as exc:
+                        out.skipped.remove(r.name)
+                        out.failed.append(r.name)
+                        out.messages.append(str(exc))
+                        out.rows.append([r.name, "FAILED", "", "figures", ""])
+                        say(f"FAILED: {exc}")
                 for r in runs:
                     if r not in current:
                         lifecycle.RunFolder(r).share(source[0], fp)
@@ -128,10 +143,9 @@ def run_plan(
                 continue
             tasks.append(Task(runs[0], fp, lifecycle.RunFolder(runs[0]), shared=runs[1:]))
         for r in out.skipped:
-            say(f"up to date: {plan.profile}/{r}")
-            out.rows.append(
-                [r, "up to date", "", "", _val_accuracy(layout.run_dir(plan.profile, r))]
-            )
+            done = "up to date, figures redrawn" if r in out.redrawn else "up to date"
+            say(f"{done}: {plan.profile}/{r}")
+            out.rows.append([r, done, "", "", _val_accuracy(layout.run_dir(plan.profile, r))])
 
         if tasks:
             injected = {

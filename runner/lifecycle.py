@@ -6,6 +6,8 @@
     fail()      what the run left is kept as <run>.failed/ (replacing an older one); <run>/,
                 if any, stays as it was
     share()     a run with the same inputs as another gets a relabelled copy of its folder
+    redraw()    a run whose figure code alone changed gets its figures drawn again from its
+                record (each replaced through a temporary name, run.json last); nothing trains
 
 Every step is a rename or a write to a temporary name, so <run>/ is always complete, old or new.
 """
@@ -16,10 +18,11 @@ import json
 import os
 import re
 import shutil
+import tempfile
 from pathlib import Path
 
 from analysis.training.provenance import now, write_json
-from runner import layout, state
+from runner import codeprint, layout, state
 from runner.plan import Run
 
 
@@ -97,10 +100,16 @@ def _link_head_styles(html: str) -> tuple[str, str]:
 
 
 def _code(run: Run) -> dict:
-    """The code print of the run (its value, and the digest of each definition it reached,
-    which `status --why` compares)."""
-    code = state.code_print(run.notebook_path)
-    return {"code": code.value, "code_manifest": code.manifest}
+    """The run's two code prints (runner.codeprint.run_prints): training, in its fingerprint,
+    and figures, what its figures were drawn with; each with the digest of each definition it
+    reached, which `status --why` compares."""
+    code, figures = state.prints(run.notebook_path)
+    return {
+        "code": code.value,
+        "code_manifest": code.manifest,
+        "figures_code": figures.value,
+        "figures_manifest": figures.manifest,
+    }
 
 
 def finish(
@@ -175,3 +184,34 @@ class RunFolder:
         write_json(self.partial / layout.RUN_RECORD, record)
         swap_into_place(self.partial, self.final)
         return self.final
+
+    def redraw(self, figures: codeprint.Print) -> list[str]:
+        """Draw the run's figures again from its metrics.json with the function its notebook
+        draws them with (state.REDRAW), and record the figures print they were drawn with.
+        The figures' names must be those metrics.json lists (else RunFailed: the run must be
+        computed again); notebook.html and the executed notebook keep the figures they were
+        run with. Returns the figures' paths in the folder."""
+        from analysis.figures import runs as run_figures
+
+        folder = self.final
+        metrics = json.loads((folder / "metrics.json").read_text())
+        # the name the notebook drew them under (a shared run's copy keeps its source's)
+        label = metrics.get("same_computation_as") or metrics.get("run") or self.run.name
+        with tempfile.TemporaryDirectory(prefix=f".{folder.name}.", dir=folder.parent) as tmp:
+            drawn = run_figures.run_figures(metrics, None, Path(tmp) / "figures", label)
+            listed = {k: f"figures/{p.name}" for k, p in drawn.items()}
+            if listed != metrics.get("figures"):
+                raise RunFailed(
+                    f"run {self.run.name!r}: its figures cannot be redrawn from its record "
+                    f"(drawn {sorted(listed.values())}, metrics.json lists "
+                    f"{sorted((metrics.get('figures') or {}).values())}); run it with --force"
+                )
+            (folder / "figures").mkdir(exist_ok=True)
+            for p in drawn.values():
+                os.replace(p, folder / "figures" / p.name)
+        record = json.loads((folder / layout.RUN_RECORD).read_text())
+        record.update(
+            figures_code=figures.value, figures_manifest=figures.manifest, figures_drawn=now()
+        )
+        write_json(folder / layout.RUN_RECORD, record)
+        return sorted(listed.values())

@@ -27,10 +27,31 @@ def notebook_source(notebook: Path) -> str:
     return "\n".join(lines)
 
 
+# The one drawing of a model run's figures, from its record (metrics.json): a notebook whose
+# figures it draws has them redrawn, not recomputed, when only presentation code changed.
+REDRAW = "analysis.figures.runs.run_figures"
+
+
+def prints(
+    notebook: Path, lib: codeprint.Library | None = None
+) -> tuple[codeprint.Print, codeprint.Print]:
+    """A run's training print (what its notebook computes with: its code cells and every
+    library definition they reach, presentation aside) and its figures print (the
+    presentation definitions it reaches: how its figures and tables look); runner.codeprint
+    says what counts."""
+    code = notebook_source(notebook)
+    lib = lib or codeprint.Library(paths.ROOT)
+    full = codeprint.code_print(lib, code)
+    if REDRAW not in full.manifest:
+        # Its figures are drawn from what only the notebook reads (the images: eda, shift), so
+        # only running it draws them again: their code stays in its fingerprint.
+        return full, codeprint.Print({}, codeprint.value_of({}))
+    return codeprint.run_prints(lib, code, full)
+
+
 def code_print(notebook: Path, lib: codeprint.Library | None = None) -> codeprint.Print:
-    """What a run's notebook computes with: its code cells and every library definition they
-    reach, normalized (runner.codeprint says what counts)."""
-    return codeprint.code_print(lib or codeprint.Library(paths.ROOT), notebook_source(notebook))
+    """The training print: what the run's fingerprint covers of its code."""
+    return prints(notebook, lib)[0]
 
 
 def code_hash(notebook: Path) -> str:
@@ -92,22 +113,24 @@ class Inputs:
     code: codeprint.Print
     data: str
     fingerprint: str
+    figures: codeprint.Print | None = None  # not in the fingerprint: redrawn, never retrained
 
 
 def inputs(runs, data_dir: Path, skip_bad: bool = False) -> dict[str, Inputs]:
     """Each run's inputs: the code its notebook reaches, its parameters, the images it reads."""
     lib = codeprint.Library(paths.ROOT)
-    prints: dict[Path, codeprint.Print] = {}
+    known: dict[Path, tuple[codeprint.Print, codeprint.Print]] = {}
     datas: dict[int, str] = {}
     out = {}
     for run in runs:
-        if run.notebook_path not in prints:
-            prints[run.notebook_path] = code_print(run.notebook_path, lib)
+        if run.notebook_path not in known:
+            known[run.notebook_path] = prints(run.notebook_path, lib)
         limit = int(run.params.get("max_per_split") or 0)
         if limit not in datas:
             datas[limit] = data_hash(data_dir, skip_bad, limit)
-        code = prints[run.notebook_path]
-        out[run.name] = Inputs(code, datas[limit], run.fingerprint(code.value, datas[limit]))
+        code, figures = known[run.notebook_path]
+        fp = run.fingerprint(code.value, datas[limit])
+        out[run.name] = Inputs(code, datas[limit], fp, figures)
     return out
 
 
@@ -131,6 +154,11 @@ def why(run, folder: Path, now: Inputs) -> list[str]:
             "recorded under the old fingerprint (the bytes of files); "
             "`python -m runner adopt` moves it when its code computes the same"
         ]
+    if "figures_code" not in record and now.figures and now.figures.manifest:
+        return [
+            "recorded before the figures' code was split off its print; "
+            "`python -m runner adopt` moves it when its training code is today's"
+        ]
     lines = []
     then = record.get("params", {})
     wanted = json.loads(json.dumps(run.params))
@@ -146,6 +174,26 @@ def why(run, folder: Path, now: Inputs) -> list[str]:
     if record.get("notebook") == run.notebook and same_data != record["fingerprint"]:
         lines.append("data: the images or split lists it reads changed")
     return lines
+
+
+def figures_why(folder: Path, now: Inputs) -> list[str]:
+    """For a run whose training is current: which presentation definitions changed since its
+    figures were drawn, one line each (empty when they are current)."""
+    try:
+        record = json.loads((folder / RUN_RECORD).read_text())
+    except (OSError, ValueError):
+        return []
+    figures = now.figures
+    if not (figures and figures.manifest) or record.get("figures_code") == figures.value:
+        return []
+    if "figures_manifest" not in record:
+        return ["figures: drawn before their code was recorded"]
+    return codeprint.changes(record["figures_manifest"], figures.manifest, "figures")
+
+
+def figures_current(folder: Path, now: Inputs) -> bool:
+    """Whether a run's figures were drawn by today's presentation code."""
+    return not figures_why(folder, now)
 
 
 def recorded_fingerprint(folder: Path) -> str | None:

@@ -21,8 +21,8 @@ def plan():
 
 def inputs_under(root: Path, run, data: str = "data") -> state.Inputs:
     notebook = root / run.notebook_path.relative_to(paths.ROOT)
-    code = codeprint.code_print(codeprint.Library(root), state.notebook_source(notebook))
-    return state.Inputs(code, data, run.fingerprint(code.value, data))
+    code, figures = state.prints(notebook, codeprint.Library(root))
+    return state.Inputs(code, data, run.fingerprint(code.value, data), figures)
 
 
 def committed_tree(tmp_path: Path) -> tuple[Path, str]:
@@ -117,6 +117,8 @@ def record(folder: Path, run, now: state.Inputs, **extra) -> None:
         "params": run.params,
         "code": now.code.value,
         "code_manifest": now.code.manifest,
+        "figures_code": now.figures.value,
+        "figures_manifest": now.figures.manifest,
         **extra,
     }
     (folder / layout.RUN_RECORD).write_text(json.dumps(body))

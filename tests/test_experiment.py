@@ -15,7 +15,6 @@ from pydantic import ValidationError
 
 from analysis.data import cache
 from analysis.data.index import DataError
-from analysis.figures import notebook as figures
 from analysis.models import networks as models
 from analysis.stats import evaluate
 from analysis.training import experiment, train
@@ -633,48 +632,6 @@ def test_score_table_and_seed_table(data, two_seeds):
         "test accuracy": 0.6,  # 3 of 5
     }
     assert [s["seed"] for s in seeds] == [11, 22]
-
-
-def test_run_figures_draws_each_figure_of_a_model_run(data, two_seeds, tmp_path, monkeypatch):
-    drawn = {}
-
-    def recorder(name):
-        def draw(*args):
-            drawn[name] = args
-            return args[-2] if name in ("learning_curves", "translation_curve") else args[-1]
-
-        return draw
-
-    for name in ("learning_curves", "confusion_matrix", "per_class_f1", "translation_curve"):
-        monkeypatch.setattr(figures, name, recorder(name))
-    m = experiment.model_metrics(data, two_seeds)
-    figs = experiment.run_figures(m, data, tmp_path, "cnn")
-    assert figs == {
-        "learning_curves": tmp_path / "learning_curves.png",
-        "confusion_matrix": tmp_path / "confusion_matrix.png",
-        "per_class_f1": tmp_path / "per_class_f1.png",
-        "translation": tmp_path / "translation.png",
-    }
-    assert drawn["learning_curves"] == (m["history"], figs["learning_curves"], m["baselines"])
-    cm = m["confusion_matrix"]
-    assert drawn["confusion_matrix"] == (
-        cm["counts"],
-        cm["labels"],
-        NAMES,
-        figs["confusion_matrix"],
-    )
-    assert drawn["per_class_f1"] == (m["per_class"], figs["per_class_f1"])
-    assert drawn["translation_curve"] == (
-        {"cnn": m["translation"]},
-        figs["translation"],
-        m["baselines"],
-    )
-    del m["translation"]
-    assert set(experiment.run_figures(m, data, tmp_path, "cnn")) == {
-        "learning_curves",
-        "confusion_matrix",
-        "per_class_f1",
-    }
 
 
 def test_the_notebook_parameters_include_the_recipe():

@@ -182,30 +182,48 @@ def translation(curves: dict[str, dict], path, baselines=None) -> Path:
         return _save(fig, path)
 
 
-def draw_runs(runs: dict, fig_dir: Path, base=None) -> dict[str, Path]:
-    """Each model run's own figures, redrawn from its metrics.json to be legible at the page's
-    width: the notebook's versions (frozen code, part of every run's fingerprint) use small
-    type, and their learning-curve legend calls every run's batches augmented."""
+def run_figures(
+    metrics: dict, data, fig_dir: Path, label: str, suffix: str = "", baselines=None
+) -> dict[str, Path]:
+    """Every figure of one model run, drawn from its metrics as metrics.json records them: the
+    learning curves, the confusion matrix, the per-class F1 and, when measured, the
+    translation curve (against `baselines`, by default the run's own trivial answers).
+
+    The one drawing of a run's figures: the notebook draws them into the run's folder with it,
+    the runner redraws them from the record with it when only figure code changed (a new look
+    retrains nothing), and the site's cross-run step draws every run's with it (`suffix`: the
+    run's name, so that all share one folder). `data` is the notebook's and is not read: what
+    is drawn comes from the record alone, so all three draw the same figure."""
     fig_dir = Path(fig_dir)
+    base = metrics.get("baselines") if baselines is None else baselines
+    out: dict[str, Path] = {}
+    if metrics.get("history"):
+        out["learning_curves"] = learning_curves(
+            label, metrics["history"], fig_dir / f"learning_curves{suffix}.png"
+        )
+    if metrics.get("confusion_matrix"):
+        names = {c["id"]: c["name"] for c in metrics.get("per_class", [])}
+        out["confusion_matrix"] = confusion(
+            label, metrics["confusion_matrix"], names, fig_dir / f"confusion_matrix{suffix}.png"
+        )
+    if metrics.get("per_class"):
+        out["per_class_f1"] = per_class_f1(
+            label, metrics["per_class"], fig_dir / f"per_class_f1{suffix}.png"
+        )
+    if metrics.get("translation"):
+        out["translation"] = translation(
+            {label: metrics["translation"]}, fig_dir / f"translation{suffix}.png", base
+        )
+    return out
+
+
+def draw_runs(runs: dict, fig_dir: Path, base=None) -> dict[str, Path]:
+    """Each model run's own figures for its page (run_figures), from its metrics.json."""
     out: dict[str, Path] = {}
     for name, m in runs.items():
         if m.get("same_computation_as") or "model" not in m:
             continue
-        if m.get("history"):
-            out[f"learning_curves/{name}"] = learning_curves(
-                name, m["history"], fig_dir / f"learning_curves_{name}.png"
-            )
-        if m.get("confusion_matrix"):
-            names = {c["id"]: c["name"] for c in m.get("per_class", [])}
-            out[f"confusion_matrix/{name}"] = confusion(
-                name, m["confusion_matrix"], names, fig_dir / f"confusion_matrix_{name}.png"
-            )
-        if m.get("per_class"):
-            out[f"per_class_f1/{name}"] = per_class_f1(
-                name, m["per_class"], fig_dir / f"per_class_f1_{name}.png"
-            )
-        if m.get("translation"):
-            out[f"translation/{name}"] = translation(
-                {name: m["translation"]}, fig_dir / f"translation_{name}.png", base
-            )
+        # no study-wide trivial answers: none drawn (not the run's own)
+        drawn = run_figures(m, None, fig_dir, name, f"_{name}", {} if base is None else base)
+        out.update({f"{kind}/{name}": path for kind, path in drawn.items()})
     return out

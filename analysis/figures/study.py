@@ -1,6 +1,6 @@
-"""Figures of the study as a whole (across runs). Kept apart from analysis.figures.notebook, whose
-per-run figures every run's fingerprint covers: a new comparison figure must not make hours of
-computed runs out of date."""
+"""Figures of the study as a whole (across runs), drawn by the runner's cross-run step from every
+run's record; each run's own figures are analysis.figures.runs'. Like all of analysis.figures,
+presentation: no run's fingerprint covers it (runner.codeprint.run_prints)."""
 
 from __future__ import annotations
 

@@ -14,7 +14,6 @@ import numpy as np
 
 from analysis.data import cache
 from analysis.data.index import DataIndex, load_index, used_classes
-from analysis.figures import notebook as figures
 from analysis.models import networks as models
 from analysis.stats import evaluate
 from analysis.training import record as run_record
@@ -356,24 +355,3 @@ def seed_table(metrics: dict) -> list[dict]:
         }
         for r in metrics["per_seed"]
     ]
-
-
-def run_figures(metrics: dict, data: StudyData, fig_dir: Path, label: str) -> dict[str, Path]:
-    """Every figure of a model run, written into `fig_dir`."""
-    figs = {
-        "learning_curves": figures.learning_curves(
-            metrics["history"], fig_dir / "learning_curves.png", metrics["baselines"]
-        ),
-        "confusion_matrix": figures.confusion_matrix(
-            metrics["confusion_matrix"]["counts"],
-            metrics["confusion_matrix"]["labels"],
-            data.names,
-            fig_dir / "confusion_matrix.png",
-        ),
-        "per_class_f1": figures.per_class_f1(metrics["per_class"], fig_dir / "per_class_f1.png"),
-    }
-    if "translation" in metrics:
-        figs["translation"] = figures.translation_curve(
-            {label: metrics["translation"]}, fig_dir / "translation.png", metrics["baselines"]
-        )
-    return figs
