@@ -1,6 +1,8 @@
 """The cross-run summary (`_study/summary.json`) is recomputed when the contents of any run's
-record change (metrics.json or run.json rewritten in place), not only when a run folder
-appears or disappears; a summary that matches its records is read, not recomputed."""
+metrics.json change (rewritten in place), or a run stops or starts counting (its run.json says
+other parameters or code), not only when a run folder appears or disappears; a run.json's own
+bookkeeping (its time, an adoption of a new fingerprint) changes nothing the summary reads, and
+a summary that matches its records is read, not recomputed."""
 
 from __future__ import annotations
 
@@ -56,10 +58,14 @@ def test_the_summary_follows_the_contents_of_every_record(tmp_path, monkeypatch)
 
     record = results / run / layout.RUN_RECORD
     r = json.loads(record.read_text())
-    r["seconds"] = (r.get("seconds") or 0) + 1
+    r["seconds"] = (r.get("seconds") or 0) + 1  # bookkeeping: the summary reads none of it
     record.write_text(json.dumps(r))
     compare.refresh(results, plan)
-    assert len(summarized) == 3
+    assert len(summarized) == 2
+    r["params"] = {**r["params"], "epochs": 999}  # recorded under another plan: no longer counts
+    record.write_text(json.dumps(r))
+    compare.refresh(results, plan)
+    assert len(summarized) == 3 and run not in summarized[-1]
     compare.refresh(results, plan)
     assert len(summarized) == 3
 
