@@ -135,6 +135,9 @@ def serving(command: list[str], clone: Path, port: int, timeout: float = 180) ->
             stderr=subprocess.STDOUT,
             text=True,
             start_new_session=True,
+            # Ctrl-C must reach it as in a terminal, even when the tests themselves were started
+            # in the background (a shell starts those with SIGINT ignored, and children inherit).
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
         )
         server = Server(f"http://127.0.0.1:{port}/", process)
         try:
