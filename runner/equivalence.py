@@ -29,7 +29,7 @@ from pathlib import Path
 
 from analysis import paths
 from analysis.training.provenance import write_json
-from runner import adopt, codeprint, layout, state
+from runner import adopt, codeprint, codescope, layout, state
 
 
 @dataclass
@@ -49,7 +49,7 @@ class Tree:
         lib = self.library()
         nb = lib.parse(codeprint.NOTEBOOK, lib.package, self.source(run))
         stmts = nb.defs.get("build", [])
-        refs, _ = codeprint._references(lib, nb, stmts)
+        refs, _ = codescope._references(lib, nb, stmts)
         called = sorted((r[1], r[2]) for r in refs if r[1] != codeprint.NOTEBOOK)
         found = [c for c in called if _is_function(lib, *c)]
         return found[0] if len(found) == 1 else None
