@@ -126,6 +126,7 @@ class Candidate:
     metrics: dict
     builder_then: tuple[str, str]
     builder_now: tuple[str, str]
+    trained_with: dict[str, str]  # the base revision's training print of the run
 
 
 def adopt_equivalent(
@@ -180,9 +181,14 @@ def _screen(run, folder, record, metrics, current, then: Tree, now: Tree):
     if not (then.root / run.notebook_path.relative_to(paths.ROOT)).is_file():
         return no("its notebook is not in the base revision")
     then_print = then.print(run)
-    if then_print.value != record.get("code"):
+    if "figures_code" in record:
+        same_code = then_print.value == record.get("code")
+    else:  # recorded under the one print, figures included: its training part is compared
+        recorded = record.get("code_manifest", {})
+        same_code = {k: recorded.get(k) for k in then_print.manifest} == then_print.manifest
+    if not same_code:
         return no("its record is not the base revision's code")
-    if run.fingerprint(then_print.value, current.data) != record["fingerprint"]:
+    if run.fingerprint(record.get("code", ""), current.data) != record["fingerprint"]:
         return no("its parameters or data changed, not only its code")
     b_then, b_now = then.builder(run), now.builder(run)
     if b_then is None or b_now is None:
@@ -191,7 +197,7 @@ def _screen(run, folder, record, metrics, current, then: Tree, now: Tree):
     around = (then.outside_builder(run, b_then) | now.outside_builder(run, b_now)) & changed
     if around:
         return no("code outside its network builder changed: " + ", ".join(sorted(around)))
-    return None, Candidate(run, folder, record, metrics, b_then, b_now)
+    return None, Candidate(run, folder, record, metrics, b_then, b_now, then_print.manifest)
 
 
 def _seed_rule(tree: Tree, run) -> str:
@@ -236,6 +242,11 @@ def _build_and_compare(candidates, then: Tree, now: Tree, now_inputs, write: boo
         )
         if write:
             current = now_inputs[name]
+            if "figures_code" not in c.record:  # the figures it was drawn with, kept apart
+                drawn = {
+                    k: v for k, v in c.record["code_manifest"].items() if k not in c.trained_with
+                }
+                c.record.update(figures_code=codeprint.value_of(drawn), figures_manifest=drawn)
             c.record.update(
                 fingerprint=current.fingerprint,
                 code=current.code.value,
