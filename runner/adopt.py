@@ -166,18 +166,24 @@ def commit_of(folder: Path) -> str:
         return ""
 
 
-def adopt(plan, data_dir: Path, skip_bad: bool = False, write: bool = True) -> list[Verdict]:
-    """Move each of the plan's runs recorded under the old rule whose code is unchanged."""
-    now = state.inputs(plan.runs.values(), data_dir, skip_bad)
-    profile_dir = layout.profile_dir(plan.profile)
-    summary_was_current = legacy_summary_current(profile_dir, plan)
-    out = []
+def recorded_runs(plan):
+    """(name, run, folder, its run.json) for each of the plan's runs that has a record."""
     for name, run in plan.runs.items():
         folder = layout.run_dir(plan.profile, name)
         try:
             record = json.loads((folder / layout.RUN_RECORD).read_text())
         except (OSError, ValueError):
             continue
+        yield name, run, folder, record
+
+
+def adopt(plan, data_dir: Path, skip_bad: bool = False, write: bool = True) -> list[Verdict]:
+    """Move each of the plan's runs recorded under the old rule whose code is unchanged."""
+    now = state.inputs(plan.runs.values(), data_dir, skip_bad)
+    profile_dir = layout.profile_dir(plan.profile)
+    summary_was_current = legacy_summary_current(profile_dir, plan)
+    out = []
+    for name, run, folder, record in recorded_runs(plan):
         if "code_manifest" in record or not (folder / "metrics.json").exists():
             continue
         verdict = _judge(run, folder, record, now[name])
@@ -254,12 +260,7 @@ def split(plan, data_dir: Path, skip_bad: bool = False, write: bool = True) -> l
     """Move the plan's runs recorded under the one print to the training print (see above)."""
     now = state.inputs(plan.runs.values(), data_dir, skip_bad)
     out = []
-    for name, run in plan.runs.items():
-        folder = layout.run_dir(plan.profile, name)
-        try:
-            record = json.loads((folder / layout.RUN_RECORD).read_text())
-        except (OSError, ValueError):
-            continue
+    for name, run, folder, record in recorded_runs(plan):
         if "code_manifest" not in record or "figures_code" in record:
             continue
         if not (folder / "metrics.json").exists() or record["fingerprint"] == now[name].fingerprint:
