@@ -13,6 +13,8 @@ ARGS ?=
 SKIP_BAD ?=
 IMAGES ?=
 PORT ?= 8000
+# make test: pytest-xdist workers (auto: one per core; 0: every test in one process)
+TEST_WORKERS ?= auto
 DATAFLAGS := $(if $(SKIP_BAD),--skip-bad-entries)
 export DATA_DIR PROFILE BACKEND
 export NO_MKDOCS_2_WARNING := 1
@@ -33,6 +35,7 @@ help: ## list the targets and the variables they take
 	@echo "           SKIP_BAD=1 (skip malformed split-list lines, listed on the EDA page)"
 	@echo "           ARGS=-v (the full notebook log on the console)  DATA_URL=<mirror of the archive>"
 	@echo "           IMAGES=<image files or folders> (make predict)  PORT=$(PORT) (make serve)"
+	@echo "           TEST_WORKERS=$(TEST_WORKERS) (make test: pytest-xdist workers; 0: one process)"
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -98,7 +101,7 @@ browser: ## install Debian's chromium for the browser tests (apt-get, idempotent
 test: $(STAMP) browser serving-env ## lint and run the test suite (installs what it needs)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/pytest $(ARGS)
+	$(VENV)/bin/pytest -n $(TEST_WORKERS) $(ARGS)
 
 bench: $(STAMP) ## performance figures: training throughput, cache, no-op make (bench/results.json)
 	$(PY) -m bench.run $(ARGS)

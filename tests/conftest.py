@@ -27,7 +27,9 @@ SMOKE_RUNS = [
     "cnn-permuted",
     "recipe-unweighted",
 ]
-pytest_plugins = ("tests.aws",)  # the AWS fixtures: moto server, loopback only
+# tests.aws: the AWS fixtures (moto server, loopback only); tests.xdist_groups: which tests share
+# a pytest-xdist worker under `make test`.
+pytest_plugins = ("tests.aws", "tests.xdist_groups")
 
 REAL_DATA = Path(os.environ.get("DATA_DIR") or paths.ROOT.parent / "shared" / "msl-images")
 
