@@ -388,3 +388,25 @@ def test_the_data_size_finding_gets_the_grouped_interval():
     f = mechanisms.findings(runs, preds, "cnn", "baseline", MEMBERS, groups=groups)
     assert f["data_size"]["ci95"] is not None and f["data_size"]["image_groups"] == 10
     assert f["data_size"]["verdict"] == verdicts.NO_DIFFERENCE
+
+
+def test_sharing_is_also_measured_against_a_network_narrowed_to_the_cnns_parameters():
+    """A locally connected network within 10 % of the CNN's parameter count is the sharing
+    contrast at equal size; the full-width one stays the chain's network, whichever comes first."""
+    runs = study_runs()
+    lc = {"model": "locally_connected", "filters": [3, 5, 10, 20]}
+    runs["lc-small"] = run([0.30, 0.31, 0.32], params=lc)
+    runs["lc-small"]["model"]["parameters"] = runs["cnn"]["model"]["parameters"] * 1.08
+    members = {**MEMBERS, "mechanisms": ["lc-small", *MEMBERS["mechanisms"]]}
+    f = mechanisms.findings(runs, {}, "cnn", "baseline", members)
+    assert f["runs"]["locally_connected"] == "locally-connected"
+    assert f["runs"]["locally_connected_small"] == "lc-small"
+    eq = f["sharing_at_equal_parameters"]
+    assert (eq["a"], eq["b"]) == ("cnn", "lc-small")
+    assert eq["difference"] == pytest.approx(0.56 - 0.31)
+    assert eq["verdict"] == verdicts.DIFFERENCE
+    assert eq["parameters"]["lc-small"] == pytest.approx(1.08 * eq["parameters"]["cnn"])
+    # 12 % more is not the same size: no such finding.
+    runs["lc-small"]["model"]["parameters"] = runs["cnn"]["model"]["parameters"] * 1.12
+    f = mechanisms.findings(runs, {}, "cnn", "baseline", members)
+    assert "sharing_at_equal_parameters" not in f and "locally_connected_small" not in f["runs"]

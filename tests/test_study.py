@@ -541,6 +541,7 @@ def test_recipe_row_reads_a_seeds_val_scores_and_training():
         {
             "run": "cnn",
             "change": "(the reference recipe)",
+            "varies": "cnn",
             "model": "cnn",
             "seed": 0,
             "val_macro_f1": 0.70,
@@ -623,6 +624,50 @@ def test_recipe_finding_compares_the_baselines_variants_with_the_baseline():
     r = scout.recipe_finding(runs, "cnn", ["baseline-lr-low"], "baseline")
     assert "baseline" not in r["choice"]
     assert r["rows"][1]["change"] == "learning_rate=0.0001, model=baseline"
+
+
+def test_a_controls_rates_are_compared_with_the_control_and_chosen_on_val():
+    """Each network gets its learning rate the same way: a control's variants stand beside the
+    control's seed 0, not the reference's, and val chooses among them."""
+    lc = {"model": "locally_connected", "learning_rate": 0.002, "filters": [32, 64]}
+    runs = {
+        "cnn": recipe_run([0.70, 0.66, 0.68], seeds=(0, 1, 2), params={"learning_rate": 0.002}),
+        "lc": recipe_run([0.55, 0.52, 0.54], seeds=(0, 1, 2), params=lc),
+        "lc-lr-low": recipe_run([0.60], params={**lc, "learning_rate": 0.001}),
+        "lc-lr-lower": recipe_run([0.58], params={**lc, "learning_rate": 0.0005}),
+        "recipe-lr-low": recipe_run([0.69], params={"learning_rate": 0.001}),
+    }
+    members = ["lc-lr-low", "lc-lr-lower", "recipe-lr-low"]
+    r = scout.recipe_finding(runs, "cnn", members, None, ["lc"])
+    assert [(row["run"], row["varies"]) for row in r["rows"]] == [
+        ("cnn", "cnn"),
+        ("lc", "lc"),
+        ("lc-lr-low", "lc"),
+        ("lc-lr-lower", "lc"),
+        ("recipe-lr-low", "cnn"),  # one change from the reference, three from the control
+    ]
+    assert r["rows"][1]["change"] == "(lc's recipe)"
+    assert r["rows"][2]["change"] == "learning_rate=0.001"
+    c = r["choice"]["lc"]
+    assert c["best_on_val"] == "lc-lr-low" and c["gain"] == pytest.approx(0.05)
+    assert (c["learning_rate"], c["seed_std"]) == (0.002, pytest.approx(0.0152753, rel=1e-4))
+    assert c["beyond_spread"]  # 0.05 > sqrt(2) x 0.0153
+    assert r["choice"]["cnn"]["best_on_val"] == "cnn" and r["best_on_val"] == "cnn"
+    # A control no variant varies gets no row and no choice.
+    r = scout.recipe_finding(runs, "cnn", ["recipe-lr-low"], None, ["lc"])
+    assert [row["run"] for row in r["rows"]] == ["cnn", "recipe-lr-low"]
+    assert list(r["choice"]) == ["cnn"]
+
+
+def test_a_variant_varies_the_run_it_changes_least_and_the_first_listed_on_a_tie():
+    centres = {
+        "cnn": {"params": {"model": "cnn", "learning_rate": 0.002, "seeds": [0, 1, 2]}},
+        "twin": {"params": {"model": "cnn", "learning_rate": 0.002}},
+        "dense": {"params": {"model": "dense", "learning_rate": 0.0002}},
+    }
+    assert scout.varied_run({"model": "cnn", "learning_rate": 0.004}, centres) == "cnn"
+    assert scout.varied_run({"model": "dense", "learning_rate": 0.002}, centres) == "dense"
+    assert scout.varied_run({"model": "cnn", "seeds": [0]}, centres) == "cnn"
 
 
 def test_consistency_takes_the_largest_gap_either_way_over_seeds_that_measured_it():

@@ -155,7 +155,9 @@ def findings(
     out["depth_128"] = kernel_finding(runs, preds, ref_128, members.get("depth-128", []), **ctx)
     out["mechanisms"] = mechanisms.findings(runs, preds, reference, baseline, members, **ctx)
     out["translation"] = translation_finding(runs, reference, baseline)
-    out["recipe"] = recipe_finding(runs, reference, members.get("recipe", []), baseline)
+    out["recipe"] = recipe_finding(
+        runs, reference, members.get("recipe", []), baseline, members.get("mechanisms", [])
+    )
     out["size_and_length"] = size_and_length(runs, reference, members.get("recipe", []))
     if reference in runs:
         out["shift"] = runs[reference].get("shift")

@@ -25,6 +25,9 @@ QUESTIONS = {
     "weight_sharing": "Does sharing one filter across positions help, locality kept?",
     "locality": "Does looking at small neighbourhoods help, without sharing?",
     "parameter_count": "Does a dense network do better with the CNN's parameter count?",
+    "sharing_at_equal_parameters": (
+        "Does sharing still help when the network without it has the CNN's parameter count?"
+    ),
     "pooling": "Does global average pooling help, against a flatten head?",
     "data_size": "Does the CNN's lead over the dense network grow with less data?",
 }
@@ -40,6 +43,22 @@ def _find(runs: dict, members: list[str], **want) -> str | None:
         ):
             return name
     return None
+
+
+def _equal_parameters(runs: dict, members: list[str], reference: str, **want) -> str | None:
+    """The first member run of `want`'s kind whose parameter count is within 10 % of the
+    reference's."""
+    size = runs[reference]["model"]["parameters"]
+    for name in members:
+        m = runs.get(name, {})
+        if not _find(runs, [name], **want) or "model" not in m:
+            continue
+        if abs(m["model"]["parameters"] / size - 1) <= EQUAL_PARAMETERS:
+            return name
+    return None
+
+
+EQUAL_PARAMETERS = 0.10  # "the same parameter count": within this share of the reference's
 
 
 def _finding(key: str, comparison: dict, a: str, b: str) -> dict:
@@ -126,12 +145,21 @@ def findings(
         return study.compare(a, b, runs, preds, groups, replicas)
 
     out: dict = {"runs": {}}
-    lc = _find(runs, mech, model="locally_connected", head="gap")
+    shape = runs[reference]["params"].get("filters")
+    lc = _find(runs, mech, model="locally_connected", head="gap", filters=shape)
+    others = [n for n in mech if n != lc]  # the chain's network keeps the reference's widths
+    narrow = _equal_parameters(runs, others, reference, model="locally_connected")
     dense = _find(runs, mech, model="dense")
     flat = _find(runs, mech, model="cnn", head="flatten")
     if lc:
         out["weight_sharing"] = _finding("weight_sharing", compare(reference, lc), reference, lc)
         out["locality"] = _finding("locality", compare(lc, baseline), lc, baseline)
+    if narrow:
+        # Sharing at the CNN's parameter count: a locally connected network narrowed to it, so
+        # that "no sharing" is not also "85 times the parameters".
+        f = _finding("sharing_at_equal_parameters", compare(reference, narrow), reference, narrow)
+        f["parameters"] = {n: runs[n]["model"]["parameters"] for n in (reference, narrow)}
+        out["sharing_at_equal_parameters"] = f
     if dense:
         f = _finding("parameter_count", compare(dense, baseline), dense, baseline)
         f["at_equal_parameters"] = compare(reference, dense)
@@ -185,6 +213,7 @@ def findings(
         k: v
         for k, v in {
             "locally_connected": lc,
+            "locally_connected_small": narrow,
             "dense_small": dense,
             "flatten_head": flat,
             "baseline_cnn_recipe": recipe,

@@ -12,12 +12,12 @@ import re
 import numpy as np
 
 
-def _recipe_row(run: str, r: dict, change: str, model: str | None) -> dict:
+def _recipe_row(run: str, r: dict, change: str, varies: str) -> dict:
     """One line of the recipe table: a seed's val scores and how its training went."""
     return {
         "run": run,
         "change": change,
-        "model": model,
+        "varies": varies,
         "seed": r["seed"],
         "val_macro_f1": r["val"]["macro_f1"],
         "val_accuracy": r["val"]["accuracy"],
@@ -50,43 +50,68 @@ def _choice(rows: list[dict], incumbent: dict, spread: float | None) -> dict:
     }
 
 
+def varied_run(params: dict, centres: dict[str, dict]) -> str:
+    """The run a recipe variant varies: of the runs it could vary (the reference, the baseline,
+    each control) and of its own model where one is, the one whose parameters it changes fewest
+    of (seeds aside); the first listed on a tie, so the reference wins over a twin."""
+
+    def changes(centre: dict) -> int:
+        keys = (set(params) | set(centre["params"])) - {"seeds"}
+        return sum(params.get(k) != centre["params"].get(k) for k in keys)
+
+    kind = [n for n, c in centres.items() if c["params"].get("model") == params.get("model")]
+    return min(kind or centres, key=lambda name: changes(centres[name]))
+
+
 def recipe_finding(
-    runs: dict, reference: str, members: list[str], baseline: str | None = None
+    runs: dict,
+    reference: str,
+    members: list[str],
+    baseline: str | None = None,
+    controls: list[str] = (),
 ) -> dict:
     """The recipe search: each variant's val scores (one seed) beside seed 0 of the run it
-    varies (the reference, or the baseline for the baseline's own variants); the variant val
-    prefers for each model kind. Test is not part of this table."""
+    varies (the reference, the baseline or a control: `varied_run`); the variant val prefers for
+    each of those runs (`choice`, keyed by the run varied). Test is not part of this table."""
     if reference not in runs:
         return {}
-    ref = runs[reference]
-    rows = [_recipe_row(reference, _seed0(ref), "(the reference recipe)", "cnn")]
-    base = runs.get(baseline) if baseline else None
-    if base and "per_seed" in base:
-        rows.append(_recipe_row(baseline, _seed0(base), "(the baseline's recipe)", "baseline"))
-    else:
-        base = None
-    for name in members:
-        m = runs.get(name)
-        if not m or "per_seed" not in m:
-            continue
-        model = m["params"].get("model")
-        centre = base if base and model == "baseline" else ref
-        changed = {
-            k: v for k, v in m["params"].items() if centre["params"].get(k) != v and k != "seeds"
-        }
-        change = ", ".join(f"{k}={v}" for k, v in sorted(changed.items()))
-        rows.append(_recipe_row(name, _seed0(m), change, model))
-    cnn_rows = [r for r in rows if r["model"] == "cnn"]
-    out = {
-        "rows": rows,
-        "best_on_val": max(cnn_rows, key=lambda r: r["val_macro_f1"])["run"],
-        "reference_val_macro_f1": rows[0]["val_macro_f1"],
-        "choice": {"cnn": _choice(cnn_rows, rows[0], ref["val"].get("macro_f1_std"))},
+    centres = {
+        name: runs[name]
+        for name in (reference, baseline, *controls)
+        if name and name in runs and "per_seed" in runs[name]
     }
-    if base:
-        base_rows = [r for r in rows if r["model"] == "baseline"]
-        out["choice"]["baseline"] = _choice(base_rows, rows[1], base["val"].get("macro_f1_std"))
-    return out
+    variants = {
+        name: runs[name] for name in members if name in runs and "per_seed" in runs[name]
+    }
+    varies = {name: varied_run(m["params"], centres) for name, m in variants.items()}
+    rows = []
+    for centre in centres:
+        if centre not in (reference, baseline) and centre not in varies.values():
+            continue
+        own = {reference: "the reference recipe", baseline: "the baseline's recipe"}
+        label = own.get(centre, f"{centre}'s recipe")
+        row = _recipe_row(centre, _seed0(centres[centre]), f"({label})", centre)
+        rows.append({**row, "model": centres[centre]["params"].get("model")})
+    for name, m in variants.items():
+        centre = centres[varies[name]]["params"]
+        changed = {k: v for k, v in m["params"].items() if centre.get(k) != v and k != "seeds"}
+        change = ", ".join(f"{k}={v}" for k, v in sorted(changed.items()))
+        row = _recipe_row(name, _seed0(m), change, varies[name])
+        rows.append({**row, "model": m["params"].get("model")})
+    choice = {}
+    for centre, run in centres.items():
+        model = run["params"].get("model")
+        own = [r for r in rows if r["varies"] == centre and r["model"] == model]
+        if centre == reference or len(own) > 1:
+            choice[centre] = _choice(own, own[0], run["val"].get("macro_f1_std"))
+            choice[centre]["learning_rate"] = run["params"].get("learning_rate")
+            choice[centre]["epochs"] = run["params"].get("epochs")
+    return {
+        "rows": rows,
+        "best_on_val": choice[reference]["best_on_val"],
+        "reference_val_macro_f1": rows[0]["val_macro_f1"],
+        "choice": choice,
+    }
 
 
 def size_and_length(runs: dict, reference: str, members: list[str]) -> list[dict]:
