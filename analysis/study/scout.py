@@ -80,9 +80,7 @@ def recipe_finding(
         for name in (reference, baseline, *controls)
         if name and name in runs and "per_seed" in runs[name]
     }
-    variants = {
-        name: runs[name] for name in members if name in runs and "per_seed" in runs[name]
-    }
+    variants = {name: runs[name] for name in members if name in runs and "per_seed" in runs[name]}
     varies = {name: varied_run(m["params"], centres) for name, m in variants.items()}
     rows = []
     for centre in centres:
