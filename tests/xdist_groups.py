@@ -47,6 +47,14 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     if hasattr(config, "workerinput") and os.environ.get(GROUPS_FILE):
         groups = {item.nodeid: group_of(item.nodeid, set(item.fixturenames)) for item in items}
+        # The longest groups first, so that no worker starts one when the others are done.
+        first = list(SHARED)
+
+        def rank(item: pytest.Item) -> int:
+            group = groups[item.nodeid]
+            return first.index(group) if group in first else len(first)
+
+        items.sort(key=rank)
         target = Path(os.environ[GROUPS_FILE])
         part = target.with_name(f"{target.name}.{config.workerinput['workerid']}")
         part.write_text(json.dumps(groups))
@@ -54,7 +62,12 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 class GroupScheduling(LoadScopeScheduling):
-    """pytest-xdist's load-by-scope scheduling, a scope being a group of `group_of`."""
+    """pytest-xdist's load-by-scope scheduling, a scope being a group of `group_of`, handed out
+    in the workers' order of collection (the shared groups first), not by their test counts."""
+
+    def __init__(self, config: pytest.Config, log=None) -> None:
+        config.option.loadscopereorder = False
+        super().__init__(config, log)
 
     def _split_scope(self, nodeid: str) -> str:
         if not hasattr(self, "_groups"):
