@@ -91,10 +91,12 @@ def run_plan(
     skip_bad_entries: bool = False,
     backend: Backend | None = None,
     log=None,
+    summary: bool = True,
 ) -> Outcome:
     """Execute the selected runs that are not current. Raises nothing for a failed notebook:
     the Outcome lists it, and the caller decides the exit code. `log` is a Console or any
-    callable taking one line."""
+    callable taking one line. `summary=False` leaves the cross-run summary to the next run or
+    `runner render`, which recompute it when its inputs changed."""
     say = log if log is not None else print
     backend = backend or local.LocalBackend()
     selected = plan.select(names)
@@ -155,7 +157,8 @@ def run_plan(
                 "skip_bad_entries": skip_bad_entries,
             }
             _run_tasks(tasks, backend, injected, keep_going, say, out)
-        compare.refresh(layout.profile_dir(plan.profile), plan, data_dir)
+        if summary:
+            compare.refresh(layout.profile_dir(plan.profile), plan, data_dir)
     finally:
         lk.release()
     return out

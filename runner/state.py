@@ -116,15 +116,34 @@ class Inputs:
     figures: codeprint.Print | None = None  # not in the fingerprint: redrawn, never retrained
 
 
+# Each notebook's prints by the text they were computed from (the notebook's and every library
+# module's): a process that checks its runs more than once (a run, then its summary; the test
+# suite, hundreds of times) parses and hashes the same code once.
+_PRINTS: dict[str, tuple[codeprint.Print, codeprint.Print]] = {}
+
+
+def library_digest(root: Path | None = None, package: str = "analysis") -> str:
+    """The text of every module of the library, with its path."""
+    root = root or paths.ROOT
+    h = hashlib.sha256()
+    for f in sorted((root / package).rglob("*.py")):
+        h.update(f"{f.relative_to(root)}\0".encode() + f.read_bytes() + b"\0")
+    return h.hexdigest()
+
+
 def inputs(runs, data_dir: Path, skip_bad: bool = False) -> dict[str, Inputs]:
     """Each run's inputs: the code its notebook reaches, its parameters, the images it reads."""
     lib = codeprint.Library(paths.ROOT)
+    library = library_digest()
     known: dict[Path, tuple[codeprint.Print, codeprint.Print]] = {}
     datas: dict[int, str] = {}
     out = {}
     for run in runs:
         if run.notebook_path not in known:
-            known[run.notebook_path] = prints(run.notebook_path, lib)
+            text = hashlib.sha256(Path(run.notebook_path).read_bytes()).hexdigest()
+            if (key := f"{library}:{text}") not in _PRINTS:
+                _PRINTS[key] = prints(run.notebook_path, lib)
+            known[run.notebook_path] = _PRINTS[key]
         limit = int(run.params.get("max_per_split") or 0)
         if limit not in datas:
             datas[limit] = data_hash(data_dir, skip_bad, limit)

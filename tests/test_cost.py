@@ -182,7 +182,9 @@ def test_the_published_records():
     assert "kernel-3x3" not in {r["name"] for r in s["rows"]}  # computed once, as cnn
     for r in s["rows"] + s["recipe_rows"]:
         assert sum(r["phases"].values()) == pytest.approx(r["seconds"], abs=0.5)
-        assert r["shares"]["training"] > 0.5
+        # Training is most of a run, except in a run of a minute or two, where the kernel's
+        # start, the evaluation and the figures take about as long.
+        assert r["shares"]["training"] > 0.5 or r["seconds"] < 120, r["name"]
         record = json.loads((results / r["name"] / "run.json").read_text())
         nb = json.loads((results / r["name"] / f"{record['notebook']}.ipynb").read_text())
         assert len(cost.epoch_seconds(nb)) == r["epochs"]

@@ -514,6 +514,12 @@ def fake_sm(aws, moto_endpoint, monkeypatch):
     proxy.close()
 
 
+def run_jobs(*args, **kwargs) -> execute.Outcome:
+    """execute.run_plan without the cross-run summary: these tests are about the jobs, and
+    drawing the study's figures after every plan would be most of their time."""
+    return execute.run_plan(*args, summary=False, **kwargs)
+
+
 def backend_for(data_dir: Path, **overrides) -> sm.SageMakerBackend:
     """Settings from the environment, with no waiting between retries."""
     return sm.SageMakerBackend.from_env(
@@ -568,9 +574,7 @@ FIVE = ["eda", "baseline", "cnn", "kernel-5x5", "kernel-7x7"]
 def test_completed_job_lands_in_results(fake_sm, tiny_msl, smoke_plan):
     backend = backend_for(tiny_msl)
     logs: list[str] = []
-    out = execute.run_plan(
-        smoke_plan, ["cnn", "kernel-3x3"], tiny_msl, backend=backend, log=logs.append
-    )
+    out = run_jobs(smoke_plan, ["cnn", "kernel-3x3"], tiny_msl, backend=backend, log=logs.append)
 
     assert (out.executed, out.copied, out.failed) == (["cnn"], ["kernel-3x3"], [])
     assert fake_sm.created == ["cnn"]  # cnn and kernel-3x3 are one computation: one job
@@ -598,7 +602,7 @@ def test_completed_job_lands_in_results(fake_sm, tiny_msl, smoke_plan):
     assert re.match(rf"  total: 1 job\(s\), \d+ instance-seconds: {INSTANCE} \d+ s", cost[2])
 
     # Up to date now: nothing is submitted again.
-    again = execute.run_plan(
+    again = run_jobs(
         smoke_plan, ["cnn", "kernel-3x3"], tiny_msl, backend=backend_for(tiny_msl), log=print
     )
     assert sorted(again.skipped) == ["cnn", "kernel-3x3"] and fake_sm.created == ["cnn"]
@@ -609,9 +613,7 @@ def test_account_limit_of_two_five_runs_all_finish(fake_sm, tiny_msl, smoke_plan
     free up, and all five finish; the limit is said once, in one line."""
     fake_sm.limit, fake_sm.duration = 2, 1.0  # long enough for the third submit on a busy CPU
     logs: list[str] = []
-    out = execute.run_plan(
-        smoke_plan, FIVE, tiny_msl, backend=backend_for(tiny_msl), log=logs.append
-    )
+    out = run_jobs(smoke_plan, FIVE, tiny_msl, backend=backend_for(tiny_msl), log=logs.append)
 
     assert out.failed == [] and sorted(out.executed) == sorted(FIVE), out.messages
     assert fake_sm.creates_per_run() == dict.fromkeys(FIVE, 1)  # each once, none twice
@@ -645,9 +647,7 @@ def test_the_limit_recovers_when_the_quota_frees(fake_sm, tiny_msl, smoke_plan):
     thread = threading.Thread(target=raise_the_quota, daemon=True)
     thread.start()
     runs = ["eda", "baseline", "cnn", "kernel-5x5"]
-    out = execute.run_plan(
-        smoke_plan, runs, tiny_msl, backend=backend_for(tiny_msl), log=lambda _: None
-    )
+    out = run_jobs(smoke_plan, runs, tiny_msl, backend=backend_for(tiny_msl), log=lambda _: None)
     thread.join()
     assert out.failed == [] and fake_sm.creates_per_run() == dict.fromkeys(runs, 1)
     assert fake_sm.refused and fake_sm.max_running >= 2  # without recovery: 1
@@ -663,9 +663,7 @@ def test_a_capacity_error_is_resubmitted_then_succeeds(fake_sm, tiny_msl, smoke_
     fake_sm.failures["eda"] = {"FailureReason": CAPACITY}
     fake_sm.fail_times["eda"] = 1
     logs: list[str] = []
-    out = execute.run_plan(
-        smoke_plan, ["eda"], tiny_msl, backend=backend_for(tiny_msl), log=logs.append
-    )
+    out = run_jobs(smoke_plan, ["eda"], tiny_msl, backend=backend_for(tiny_msl), log=logs.append)
     assert out.failed == [] and out.executed == ["eda"], out.messages
     assert fake_sm.creates_per_run() == {"eda": 2}
     said = [line for line in logs if "failed with AWS's error, not the notebook's" in line]
@@ -677,18 +675,14 @@ def test_a_capacity_error_is_resubmitted_then_succeeds(fake_sm, tiny_msl, smoke_
 def test_an_internal_error_is_retried_a_bounded_number_of_times(fake_sm, tiny_msl, smoke_plan):
     reason = "InternalServerError: We encountered an internal error. Please try again."
     fake_sm.failures["eda"] = {"FailureReason": reason}
-    out = execute.run_plan(
-        smoke_plan, ["eda"], tiny_msl, backend=backend_for(tiny_msl), log=lambda _: None
-    )
+    out = run_jobs(smoke_plan, ["eda"], tiny_msl, backend=backend_for(tiny_msl), log=lambda _: None)
     assert out.failed == ["eda"] and fake_sm.creates_per_run() == {"eda": 3}
     assert f"Failed: {reason}" in out.messages[0]
 
 
 def test_a_notebook_error_is_not_resubmitted(fake_sm, tiny_msl, smoke_plan):
     fake_sm.failures["eda"] = {"FailureReason": "AlgorithmError: See job logs"}
-    out = execute.run_plan(
-        smoke_plan, ["eda"], tiny_msl, backend=backend_for(tiny_msl), log=lambda _: None
-    )
+    out = run_jobs(smoke_plan, ["eda"], tiny_msl, backend=backend_for(tiny_msl), log=lambda _: None)
     assert out.failed == ["eda"] and fake_sm.creates_per_run() == {"eda": 1}
 
 
@@ -711,9 +705,7 @@ def left_running(fake_sm, tiny_msl, smoke_plan) -> str:
 def test_throttling_during_reattach_keeps_the_ledger_entry(fake_sm, tiny_msl, smoke_plan):
     name = left_running(fake_sm, tiny_msl, smoke_plan)
     fake_sm.throttle_describe = 1000  # beyond botocore's retries and the backend's
-    out = execute.run_plan(
-        smoke_plan, ["eda"], tiny_msl, backend=backend_for(tiny_msl), log=lambda _: None
-    )
+    out = run_jobs(smoke_plan, ["eda"], tiny_msl, backend=backend_for(tiny_msl), log=lambda _: None)
     assert out.failed == ["eda"] and fake_sm.creates_per_run() == {"eda": 1}
     assert (
         f"earlier SageMaker job {name} could not be looked at (ThrottlingException)"
@@ -722,9 +714,7 @@ def test_throttling_during_reattach_keeps_the_ledger_entry(fake_sm, tiny_msl, sm
     assert list(sm.Ledger(layout.ledger_file("smoke")).load()) == [name]
     # AWS answers again: the next start reattaches to the job, still submitting nothing.
     fake_sm.throttle_describe, fake_sm.duration = 0, 0
-    out = execute.run_plan(
-        smoke_plan, ["eda"], tiny_msl, backend=backend_for(tiny_msl), log=lambda _: None
-    )
+    out = run_jobs(smoke_plan, ["eda"], tiny_msl, backend=backend_for(tiny_msl), log=lambda _: None)
     assert out.failed == [] and fake_sm.creates_per_run() == {"eda": 1}
     assert sm.Ledger(layout.ledger_file("smoke")).load() == {}
 
@@ -735,9 +725,7 @@ def test_a_job_stopped_while_away_is_reported_not_resubmitted(fake_sm, tiny_msl,
 
     boto3.client("sagemaker", region_name=REGION).stop_processing_job(ProcessingJobName=name)
     fake_sm.duration = 0
-    out = execute.run_plan(
-        smoke_plan, ["eda"], tiny_msl, backend=backend_for(tiny_msl), log=lambda _: None
-    )
+    out = run_jobs(smoke_plan, ["eda"], tiny_msl, backend=backend_for(tiny_msl), log=lambda _: None)
     assert out.failed == ["eda"] and fake_sm.creates_per_run() == {"eda": 1}
     message = out.messages[0]
     assert f"its SageMaker job {name} was Stopped while no runner watched it" in message
@@ -746,14 +734,14 @@ def test_a_job_stopped_while_away_is_reported_not_resubmitted(fake_sm, tiny_msl,
     # Asked to, the runner submits it again.
     logs: list[str] = []
     backend = backend_for(tiny_msl, resubmit_stopped=True)
-    out = execute.run_plan(smoke_plan, ["eda"], tiny_msl, backend=backend, log=logs.append)
+    out = run_jobs(smoke_plan, ["eda"], tiny_msl, backend=backend, log=logs.append)
     assert out.failed == [] and fake_sm.creates_per_run() == {"eda": 2}
     assert any(f"earlier job {name}" in line and "(--resubmit-stopped)" in line for line in logs)
 
 
 def test_max_jobs_is_never_exceeded(fake_sm, tiny_msl, smoke_plan):
     fake_sm.duration = 1.0  # long enough for the second submit on a busy CPU
-    out = execute.run_plan(
+    out = run_jobs(
         smoke_plan, FIVE, tiny_msl, backend=backend_for(tiny_msl, max_jobs=2), log=lambda _: None
     )
     assert out.failed == [] and fake_sm.max_running == 2 and not fake_sm.refused
@@ -764,14 +752,12 @@ def test_refusals_and_throttling_are_retried(fake_sm, tiny_msl, smoke_plan):
     throttling beyond botocore's own retries: the job is still submitted, once."""
     fake_sm.refuse, fake_sm.throttle = 2, 0
     logs: list[str] = []
-    out = execute.run_plan(
-        smoke_plan, ["eda"], tiny_msl, backend=backend_for(tiny_msl), log=logs.append
-    )
+    out = run_jobs(smoke_plan, ["eda"], tiny_msl, backend=backend_for(tiny_msl), log=logs.append)
     assert out.failed == [] and fake_sm.created == ["eda"] and fake_sm.refused == ["eda"] * 2
     assert len([line for line in logs if "appears to allow no more" in line]) == 1
 
     fake_sm.throttle = 4  # botocore tries 3 times per call; the backend tries again
-    out = execute.run_plan(
+    out = run_jobs(
         smoke_plan, ["baseline"], tiny_msl, backend=backend_for(tiny_msl), log=logs.append
     )
     assert out.failed == [] and fake_sm.created == ["eda", "baseline"]
@@ -786,7 +772,7 @@ def test_throttling_is_retried_under_a_deadline(fake_sm, tiny_msl, smoke_plan):
     logs: list[str] = []
     backend = backend_for(tiny_msl, throttle_deadline_s=0)
     started = time.monotonic()
-    out = execute.run_plan(smoke_plan, ["eda"], tiny_msl, backend=backend, log=logs.append)
+    out = run_jobs(smoke_plan, ["eda"], tiny_msl, backend=backend, log=logs.append)
     assert time.monotonic() - started < 30
     assert out.failed == ["eda"] and fake_sm.created == [] and fake_sm.refused
     said = [line for line in logs if "throttled CreateProcessingJob" in line]
@@ -800,7 +786,7 @@ def test_a_job_whose_status_stays_throttled_is_reported_lost(fake_sm, tiny_msl, 
     fake_sm.duration, fake_sm.throttle_describe = 600, 10**6
     logs: list[str] = []
     backend = backend_for(tiny_msl, throttle_deadline_s=0)
-    out = execute.run_plan(smoke_plan, ["eda"], tiny_msl, backend=backend, log=logs.append)
+    out = run_jobs(smoke_plan, ["eda"], tiny_msl, backend=backend, log=logs.append)
     assert out.failed == ["eda"] and fake_sm.created == ["eda"]
     name = backend.jobs["eda"].name
     said = [line for line in logs if "lost track of SageMaker job" in line]
@@ -825,9 +811,7 @@ def test_ctrl_c_while_a_refusal_is_handled_leaves_no_ledger_entry(
 
     monkeypatch.setattr(sm.Ledger, "remove", interrupted_once)
     with pytest.raises(KeyboardInterrupt):
-        execute.run_plan(
-            smoke_plan, ["eda"], tiny_msl, backend=backend_for(tiny_msl), log=lambda _: None
-        )
+        run_jobs(smoke_plan, ["eda"], tiny_msl, backend=backend_for(tiny_msl), log=lambda _: None)
     assert fake_sm.created == [] and fake_sm.refused == ["eda"]
     assert len(calls) == 2  # the interrupted removal, then stop()'s
     assert sm.Ledger(layout.ledger_file("smoke")).load() == {}
@@ -836,7 +820,7 @@ def test_ctrl_c_while_a_refusal_is_handled_leaves_no_ledger_entry(
 def test_quota_of_zero_gives_up_with_one_message(fake_sm, tiny_msl, smoke_plan, capsys):
     fake_sm.limit = 0
     backend = backend_for(tiny_msl, slot_wait_s=0.5)
-    out = execute.run_plan(smoke_plan, ["eda"], tiny_msl, backend=backend, log=lambda _: None)
+    out = run_jobs(smoke_plan, ["eda"], tiny_msl, backend=backend, log=lambda _: None)
     assert out.failed == ["eda"] and fake_sm.created == []
     assert "appears to be 0, or other jobs use it all" in out.messages[0]
     assert "Service Quotas" in out.messages[0]

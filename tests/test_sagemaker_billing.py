@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import pytest
 
-from runner import execute, layout
+from runner import layout
 from runner.backends import sagemaker as sm
 from tests import test_sagemaker
-from tests.test_sagemaker import backend_for
+from tests.test_sagemaker import backend_for, run_jobs
 
 pytestmark = [pytest.mark.sagemaker, pytest.mark.usefixtures("loopback_only", "aws_rules")]
 
@@ -25,9 +25,7 @@ def test_a_create_without_an_answer_is_reattached_not_paid_twice(fake_sm, tiny_m
     fake_sm.drop_create = 1000  # every attempt of botocore's: the first creates, none answered
     fake_sm.throttle_describe = 1000  # and whether it exists cannot be learnt
     logs: list[str] = []
-    out = execute.run_plan(
-        smoke_plan, ["eda"], tiny_msl, backend=backend_for(tiny_msl), log=logs.append
-    )
+    out = run_jobs(smoke_plan, ["eda"], tiny_msl, backend=backend_for(tiny_msl), log=logs.append)
     assert out.failed == ["eda"] and fake_sm.creates_per_run() == {"eda": 1}
     (name,) = fake_sm.jobs
     assert f"whether job {name} was created could not be checked" in out.messages[0]
@@ -37,9 +35,7 @@ def test_a_create_without_an_answer_is_reattached_not_paid_twice(fake_sm, tiny_m
 
     fake_sm.throttle_describe = fake_sm.drop_create = 0
     logs.clear()
-    out = execute.run_plan(
-        smoke_plan, ["eda"], tiny_msl, backend=backend_for(tiny_msl), log=logs.append
-    )
+    out = run_jobs(smoke_plan, ["eda"], tiny_msl, backend=backend_for(tiny_msl), log=logs.append)
     assert out.failed == [] and out.executed == ["eda"], out.messages
     assert fake_sm.creates_per_run() == {"eda": 1} and list(fake_sm.jobs) == [name]
     assert any(line.startswith(f"reattached: smoke/eda to SageMaker job {name}") for line in logs)
@@ -50,8 +46,6 @@ def test_a_create_without_an_answer_that_is_found_goes_on(fake_sm, tiny_msl, smo
     """The answer is lost but DescribeProcessingJob finds the job: it is the run's job, waited
     for in the same start; nothing is created again."""
     fake_sm.drop_create = 1000
-    out = execute.run_plan(
-        smoke_plan, ["eda"], tiny_msl, backend=backend_for(tiny_msl), log=lambda _: None
-    )
+    out = run_jobs(smoke_plan, ["eda"], tiny_msl, backend=backend_for(tiny_msl), log=lambda _: None)
     assert out.failed == [] and fake_sm.creates_per_run() == {"eda": 1}
     assert sm.Ledger(layout.ledger_file("smoke")).load() == {}
