@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -154,3 +156,23 @@ def test_why_for_a_run_never_computed_or_under_the_old_rule(tmp_path, plan):
     (folder / "metrics.json").write_text("{}")
     (folder / layout.RUN_RECORD).write_text(json.dumps({"fingerprint": "x"}))
     assert "runner adopt" in state.why(run, folder, now)[0]
+
+
+def test_the_prints_kept_in_a_process_follow_the_code_on_disk(tmp_path, monkeypatch, tiny_msl):
+    """state.inputs keeps each notebook's prints by the text of the notebook and the library:
+    a comment reuses them, a changed literal of a reached function does not."""
+    shipped = load(profile="smoke").runs["cnn"]
+    notebook = tmp_path / shipped.notebook_path.relative_to(paths.ROOT)
+    shutil.copytree(paths.ROOT / "analysis", tmp_path / "analysis")
+    notebook.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy(shipped.notebook_path, notebook)
+    monkeypatch.setattr(paths, "ROOT", tmp_path)
+    run = dataclasses.replace(shipped, notebook_path=notebook)
+    first = state.inputs([run], tiny_msl)["cnn"].fingerprint
+    train = tmp_path / "analysis" / "training" / "train.py"
+    train.write_text(train.read_text() + "\n# a comment\n")
+    assert state.inputs([run], tiny_msl)["cnn"].fingerprint == first
+    text = train.read_text()
+    assert "PLATEAU_GAIN = " in text
+    train.write_text(re.sub(r"PLATEAU_GAIN = ([0-9.e-]+)", r"PLATEAU_GAIN = \g<1>1", text, count=1))
+    assert state.inputs([run], tiny_msl)["cnn"].fingerprint != first
