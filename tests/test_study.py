@@ -543,6 +543,7 @@ def test_recipe_row_reads_a_seeds_val_scores_and_training():
             "change": "(the reference recipe)",
             "varies": "cnn",
             "model": "cnn",
+            "changed": [],
             "seed": 0,
             "val_macro_f1": 0.70,
             "val_accuracy": 0.6,
@@ -648,6 +649,7 @@ def test_a_controls_rates_are_compared_with_the_control_and_chosen_on_val():
     ]
     assert r["rows"][1]["change"] == "(lc's recipe)"
     assert r["rows"][2]["change"] == "learning_rate=0.001"
+    assert r["rows"][2]["changed"] == ["learning_rate"]  # a rate of the control, nothing else
     c = r["choice"]["lc"]
     assert c["best_on_val"] == "lc-lr-low" and c["gain"] == pytest.approx(0.05)
     assert (c["learning_rate"], c["seed_std"]) == (0.002, pytest.approx(0.0152753, rel=1e-4))

@@ -89,13 +89,13 @@ def recipe_finding(
         own = {reference: "the reference recipe", baseline: "the baseline's recipe"}
         label = own.get(centre, f"{centre}'s recipe")
         row = _recipe_row(centre, _seed0(centres[centre]), f"({label})", centre)
-        rows.append({**row, "model": centres[centre]["params"].get("model")})
+        rows.append({**row, "model": centres[centre]["params"].get("model"), "changed": []})
     for name, m in variants.items():
         centre = centres[varies[name]]["params"]
         changed = {k: v for k, v in m["params"].items() if centre.get(k) != v and k != "seeds"}
         change = ", ".join(f"{k}={v}" for k, v in sorted(changed.items()))
         row = _recipe_row(name, _seed0(m), change, varies[name])
-        rows.append({**row, "model": m["params"].get("model")})
+        rows.append({**row, "model": m["params"].get("model"), "changed": sorted(changed)})
     choice = {}
     for centre, run in centres.items():
         model = run["params"].get("model")
