@@ -60,6 +60,12 @@ def test_evidence_says_why_a_small_p_is_not_a_difference():
     assert display.evidence(unconfirmed).startswith(
         "p = 0.010, but the replication does not confirm it: **not confirmed"
     )
+    # Within a family, the Holm-adjusted p decides and is said; alone, it is not.
+    family = {"p_value": 0.03, "ci95": [0.01, 0.05], "verdict": no, "p_holm": 0.06}
+    assert display.evidence({**family, "family_size": 3}) == (
+        f"p = 0.030; Holm-adjusted within its 3 questions, p = 0.060: **{no}**"
+    )
+    assert display.evidence({**family, "family_size": 1, "p_holm": 0.03}) == f"p = 0.030: **{no}**"
 
 
 def test_shares_points_and_intervals():

@@ -410,3 +410,27 @@ def test_sharing_is_also_measured_against_a_network_narrowed_to_the_cnns_paramet
     runs["lc-small"]["model"]["parameters"] = runs["cnn"]["model"]["parameters"] * 1.12
     f = mechanisms.findings(runs, {}, "cnn", "baseline", members)
     assert "sharing_at_equal_parameters" not in f and "locally_connected_small" not in f["runs"]
+
+
+def test_the_mechanism_verdicts_are_holms_within_their_family():
+    """Three findings asked of the same runs: p = 0.01, 0.03 and 0.2 adjust to 0.03, 0.06 and
+    0.2, so the second loses its verdict although its own p is below 0.05."""
+    out = {
+        "locality": {"p_value": 0.01, "ci95": [0.01, 0.05], "difference": 0.03},
+        "weight_sharing": {"p_value": 0.03, "ci95": [0.01, 0.05], "difference": 0.03},
+        "pooling": {"p_value": 0.2, "ci95": [-0.01, 0.05], "difference": 0.02},
+        "shares": {"lead": 0.2},  # not a finding: left alone
+    }
+    mechanisms.holm_within_family(out)
+    assert [out[k]["p_holm"] for k in ("locality", "weight_sharing", "pooling")] == (
+        pytest.approx([0.03, 0.06, 0.2])
+    )
+    assert out["locality"]["verdict"] == verdicts.DIFFERENCE
+    assert out["weight_sharing"]["verdict"] == verdicts.NO_DIFFERENCE
+    assert out["pooling"]["verdict"] == verdicts.NO_DIFFERENCE
+    assert {out[k]["family"] for k in ("locality", "pooling")} == {"mechanisms"}
+    assert out["locality"]["family_size"] == 3 and "family" not in out["shares"]
+    # An adjusted p below 0.05 with an interval across zero is still no difference shown.
+    out = {"locality": {"p_value": 0.01, "ci95": [-0.01, 0.05], "difference": 0.03}}
+    mechanisms.holm_within_family(out)
+    assert out["locality"]["verdict"] == verdicts.NO_DIFFERENCE

@@ -193,8 +193,13 @@ def evidence(c: dict) -> str:
     +20.5 points) includes zero: **no difference shown**"."""
     text = pvalue(c.get("p_value"))
     p, ci, verdict = c.get("p_value"), c.get("ci95"), c.get("verdict", "")
+    holm = c.get("p_holm")
+    if holm is not None and c.get("family_size", 1) > 1:
+        text += f"; Holm-adjusted within its {c['family_size']} questions, {pvalue(holm)}"
     if verdict != "difference" and p is not None and p < 0.05:
-        if ci and ci[0] <= 0 <= ci[1]:
+        if holm is not None and holm >= 0.05:
+            pass  # the adjusted p says why
+        elif ci and ci[0] <= 0 <= ci[1]:
             text += (
                 f", but the 95{NBSP}% interval ({points(ci[0])} to {points(ci[1])} points) "
                 "includes zero"

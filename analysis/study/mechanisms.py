@@ -20,6 +20,7 @@ import numpy as np
 
 from analysis.stats import verdicts
 from analysis.study import comparisons as study
+from analysis.study.controls import holm
 
 QUESTIONS = {
     "weight_sharing": "Does sharing one filter across positions help, locality kept?",
@@ -209,6 +210,7 @@ def findings(
     recipe = _find(runs, mech, model="baseline")
     if recipe:
         out["recipe_confound"] = recipe_confound(runs, baseline, recipe, reference)
+    holm_within_family(out)
     out["runs"] = {
         k: v
         for k, v in {
@@ -221,6 +223,26 @@ def findings(
         if v
     }
     return out
+
+
+# The mechanism findings are one family of questions asked of the same runs: Holm's correction
+# within it decides each verdict, as it does within each kernel family.
+FAMILY = "mechanisms"
+
+
+def holm_within_family(out: dict) -> None:
+    """Each finding of the family gets its Holm-adjusted p and the verdict decided on it (the
+    declared rule: adjusted p < 0.05 and a hierarchical interval that excludes zero)."""
+    tested = {k: out[k]["p_value"] for k in QUESTIONS if k in out}
+    for key, adjusted in holm(tested).items():
+        f = out[key]
+        f["family"], f["family_size"], f["p_holm"] = FAMILY, len(tested), adjusted
+        ci = f.get("ci95")
+        interval = None
+        if ci is not None:
+            interval = {"excludes_zero": ci[0] > 0 or ci[1] < 0, "estimate": f["difference"]}
+        replication = (f.get("comparison") or {}).get("accuracy", {}).get("replication")
+        f["verdict"] = verdicts.decide(adjusted, interval, replication)
 
 
 def _smallest_pair(curve: dict) -> tuple[str, str] | None:
