@@ -52,7 +52,7 @@ NAMES: dict[str, str] = {
     "locally-connected-lr-lower": "Locally connected, rate 5e-4",
     "locally-connected-small-lr-low": "Locally connected, CNN-sized, rate 1e-3",
     "locally-connected-small-lr-high": "Locally connected, CNN-sized, rate 4e-3",
-    "locally-connected-small-long": "Locally connected, CNN-sized, 36 epochs",
+    "locally-connected-small-short": "Locally connected, CNN-sized, 24 epochs",
     "recipe-aug-light": "Recipe: light augmentation",
     "recipe-aug-standard": "Recipe: standard augmentation",
     "recipe-lr-high": "Recipe: higher learning rate",
