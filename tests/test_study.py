@@ -670,6 +670,13 @@ def test_a_variant_varies_the_run_it_changes_least_and_the_first_listed_on_a_tie
     assert scout.varied_run({"model": "cnn", "learning_rate": 0.004}, centres) == "cnn"
     assert scout.varied_run({"model": "dense", "learning_rate": 0.002}, centres) == "dense"
     assert scout.varied_run({"model": "cnn", "seeds": [0]}, centres) == "cnn"
+    # A narrow network's rate tried at another length varies the narrow network, though the
+    # wide one, listed first, differs from it in as few parameters (its filters and its rate).
+    lc = {"model": "lc", "filters": [32], "learning_rate": 0.002, "epochs": 24}
+    narrow = {**lc, "filters": [3], "epochs": 36}
+    both = {"wide": {"params": lc}, "narrow": {"params": narrow}}
+    assert scout.varied_run({**narrow, "learning_rate": 0.001, "epochs": 24}, both) == "narrow"
+    assert scout.varied_run({**narrow, "epochs": 24}, both) == "narrow"
 
 
 def test_consistency_takes_the_largest_gap_either_way_over_seeds_that_measured_it():

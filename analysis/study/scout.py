@@ -52,15 +52,39 @@ def _choice(rows: list[dict], incumbent: dict, spread: float | None) -> dict:
 
 def varied_run(params: dict, centres: dict[str, dict]) -> str:
     """The run a recipe variant varies: of the runs it could vary (the reference, the baseline,
-    each control) and of its own model where one is, the one whose parameters it changes fewest
-    of (seeds aside); the first listed on a tie, so the reference wins over a twin."""
+    each control), those with its network (every parameter but the RECIPE's), or else its
+    model, the one whose parameters it changes fewest of (seeds aside); the first listed on a
+    tie, so the reference wins over a twin."""
 
     def changes(centre: dict) -> int:
         keys = (set(params) | set(centre["params"])) - {"seeds"}
         return sum(params.get(k) != centre["params"].get(k) for k in keys)
 
+    def network(p: dict) -> dict:
+        return {k: v for k, v in p.items() if k not in RECIPE}
+
+    same = [n for n, c in centres.items() if network(c["params"]) == network(params)]
     kind = [n for n, c in centres.items() if c["params"].get("model") == params.get("model")]
-    return min(kind or centres, key=lambda name: changes(centres[name]))
+    return min(same or kind or centres, key=lambda name: changes(centres[name]))
+
+
+# How a network is trained, as against which network it is: a variant of these parameters alone
+# varies the run with the same network.
+RECIPE = {
+    "seeds",
+    "epochs",
+    "batch_size",
+    "learning_rate",
+    "warmup_epochs",
+    "schedule",
+    "weight_decay",
+    "label_smoothing",
+    "class_weighting",
+    "class_weight_cap",
+    "augment",
+    "bn_momentum",
+    "patience",
+}
 
 
 def recipe_finding(
