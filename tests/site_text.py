@@ -83,7 +83,7 @@ def prose_words(page_html: str) -> int:
 # syntax left over). Code and preformatted text are exempt: they show syntax on purpose.
 LEAKS = {
     "a table row": re.compile(r"(?:^|\s)\|\s[^|]*\s\|(?:\s|$)"),
-    "a table's separator row": re.compile(r"\|\s*:?-{3,}:?\s*\|"),
+    "a table's separator row": re.compile(r"\|\s*:?-{3,}:?\s*\||-{3,}:?\s*\|\s*:?-{3,}"),
     "bold markers": re.compile(r"\*\*\S|\S\*\*"),
     "emphasis markers": re.compile(r"(?:^|\s)[*_][^\W_][^*_]*[^\W_][*_](?=[\s.,;:!?)]|$)"),
     "a link's Markdown": re.compile(r"\]\(|\]\[|!\["),
@@ -92,6 +92,12 @@ LEAKS = {
     "backticks": re.compile(r"`"),
     "an attribute list": re.compile(r"\{\s*[#.][\w-]+\s*\}"),
     "template syntax": re.compile(r"\{[{%#]|[}%#]\}"),
+    "an admonition's marker": re.compile(r"^(?:!!!|\?\?\?\+?)\s*[a-z]"),
+    "a footnote's marker": re.compile(r"\[\^[\w-]+\]"),
+    # A tag shown as text: raw HTML that Markdown escaped instead of passing it through.
+    "an HTML tag": re.compile(
+        r"</?(?:div|span|p|table|tr|td|th|img|a|br|details|summary|figure|abbr)\b[^>]*>"
+    ),
 }
 
 

@@ -3,6 +3,7 @@ questions, each fact stated on one page, and a glossary behind every term it def
 
 from __future__ import annotations
 
+import html as html_text
 import inspect
 import json
 import re
@@ -137,6 +138,10 @@ def test_no_markdown_shows_as_text_on_any_page(built):
         "<h2>The shift { #data-shift }</h2>",
         "<p>accuracy {{ m.test.accuracy }}</p>",
         '<p><abbr title="a **bold** hover">CNN</abbr></p>',
+        "<p>Size | Images ---|---: 256x192 | 1,384</p>",  # a table without its outer pipes
+        '<p>!!! note "Why groups" Images come in bursts.</p>',
+        "<p>as MSLNet reports[^1], the split is by sol</p>",
+        '<p>&lt;div class="grid"&gt; two figures &lt;/div&gt;</p>',
     ],
 )
 def test_the_markdown_check_finds_each_kind_of_leak(leaked):
@@ -160,6 +165,37 @@ def _glossary() -> dict[str, str]:
     return dict(re.findall(r"^\*\[([^\]]+)\]: (.+)$", GLOSSARY.read_text(), flags=re.M))
 
 
+def _summary() -> dict:
+    """The published study summary: the one the committed pages were rendered from."""
+    info = json.loads((paths.REPORT_DIR / render.PUBLISHED).read_text())
+    return json.loads((paths.ROOT / info["results"] / "_study" / "summary.json").read_text())
+
+
+# How the glossary may name each level of verdicts.GROUPINGS (a reader knows an instrument as a
+# camera).
+LEVEL_WORDS = {"instrument": ("instrument", "camera")}
+
+
+def _levels_named(text: str) -> set[str]:
+    levels = {level for g in verdicts.GROUPINGS for level in g.split(" + ")}
+    return {
+        level
+        for level in levels
+        if any(re.search(rf"\b{w}\b", text) for w in LEVEL_WORDS.get(level, (level,)))
+    }
+
+
+def _tests_named(findings) -> set[str]:
+    """The tests the summary's verdicts say they used, e.g. "Welch's t-test over seeds;
+    hierarchical bootstrap (seeds × image groups)" names Welch's t-test and the bootstrap."""
+    if isinstance(findings, dict):
+        named = {findings["test"]} if isinstance(findings.get("test"), str) else set()
+        return named.union(*(_tests_named(v) for v in findings.values()))
+    if isinstance(findings, list):
+        return set().union(*(_tests_named(v) for v in findings))
+    return set()
+
+
 def test_the_glossary_defines_the_interval_the_site_computes(built):
     """The interval on every page is analysis.stats.verdicts' hierarchical bootstrap (seeds,
     then groups of test images): the glossary says so, and the run pages show it."""
@@ -173,10 +209,13 @@ def test_the_glossary_defines_the_interval_the_site_computes(built):
         assert not re.search(r"bootstrap over (the )?test images", text), term
     assert method in terms["bootstrap"] and "seeds" in terms["bootstrap"]
     assert not re.search(r"Resampling the test images", terms["bootstrap"])
-    # The intervals the site prints are that function's output, as verdicts.py computes it.
+    # Its groups are the grouping the study chose (sol, instrument, sequence: the summary).
     info = json.loads((paths.REPORT_DIR / render.PUBLISHED).read_text())
     results = paths.ROOT / info["results"]
     summary = json.loads((results / "_study" / "summary.json").read_text())
+    chosen = summary["findings"]["grouping"]["chosen"]
+    assert _levels_named(terms["bootstrap"]) == set(chosen.split(" + ")), (chosen, "bootstrap")
+    # The intervals the site prints are that function's output, as verdicts.py computes it.
     intervals = summary["findings"]["intervals"]
     probe = verdicts.hierarchical_bootstrap([(1.0, np.ones((2, 4), bool))], np.arange(4), 10)
     assert intervals and all(set(iv) == set(probe) for iv in intervals.values())
@@ -206,11 +245,55 @@ def test_the_glossary_names_the_tests_the_verdicts_use(built):
     assert "family" in terms["Holm-adjusted"]
     assert "no verdict" in terms["paired t-test"]
     # What the glossary says is what the published summary's verdicts carry.
-    info = json.loads((paths.REPORT_DIR / render.PUBLISHED).read_text())
-    summary = json.loads((paths.ROOT / info["results"] / "_study" / "summary.json").read_text())
+    summary = _summary()
     assert summary["findings"]["cnn_vs_baseline"]["accuracy"]["test"] == welch
     holm = summary["findings"]["kernels"]["against_reference"]
     assert holm and all("p_holm" in c["accuracy"] for c in holm.values())
+    # Every test a verdict names is one the glossary explains.
+    glossary = " ".join(f"{term}: {text}" for term, text in terms.items())
+    named = {
+        re.sub(r" over seeds$| \(.*\)$", "", part.strip())
+        for test in _tests_named(summary["findings"])
+        for part in test.split(";")
+    }
+    assert len(named) >= 2
+    assert not {n for n in named if n not in glossary}, named
+
+
+def test_the_glossary_states_the_verdict_rule_the_code_applies(built):
+    """The verdict's definition is the rule of analysis.stats.verdicts (its docstring, `decide`)
+    as the published summary records it, shown on hover where the Statistics page says it."""
+    text = _glossary()["verdict"]
+    rule = _summary()["findings"]["rule"]
+    assert rule["primary"] == verdicts.PRIMARY and rule["significance"] == verdicts.SIG_LEVEL
+    level = inspect.signature(verdicts.hierarchical_bootstrap).parameters["level"].default
+    welch = verdicts.welch([0.5, 0.6], [0.4, 0.5])["test"]
+    primary = f"{rule['primary']['split']} {rule['primary']['metric']}"
+    p_rule = f"p < {rule['significance']:g}"
+    interval = f"{100 * level:.0f} % interval"
+    for said in (primary, welch, p_rule, "Holm", "family", interval, verdicts.NO_DIFFERENCE):
+        assert said in text, said
+    # Both must hold: the p-value and the interval.
+    assert re.search(rf"{re.escape(p_rule)}\b.*\band\b.*{re.escape(interval)}.*excludes zero", text)
+    # ...which is what `decide` does.
+    below, above = verdicts.SIG_LEVEL / 2, verdicts.SIG_LEVEL * 2
+    excludes = {"estimate": 0.1, "excludes_zero": True}
+    includes = {"estimate": 0.1, "excludes_zero": False}
+    assert verdicts.decide(below, excludes) == verdicts.DIFFERENCE
+    assert verdicts.decide(below, includes) == verdicts.NO_DIFFERENCE
+    assert verdicts.decide(above, excludes) == verdicts.NO_DIFFERENCE
+    # "where another machine replicated both runs, the gap must hold there too"
+    assert "replicated" in text
+    unconfirmed = {"p_value": above, "difference": 0.1}
+    assert verdicts.decide(below, excludes, unconfirmed) == verdicts.NOT_CONFIRMED
+    _, html = built
+    hovers = {
+        page
+        for page, body in html.items()
+        for title in re.findall(r'<abbr title="([^"]*)">verdict</abbr>', body)
+        if html_text.unescape(title) == text
+    }
+    assert "statistics.html" in hovers, hovers
 
 
 def test_the_dataset_pages_instrument_sentence_agrees_with_its_table(built):
