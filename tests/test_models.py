@@ -432,3 +432,59 @@ def test_the_reference_is_what_the_defaults_build():
 def test_an_unknown_decision_is_refused(kwargs):
     with pytest.raises(ValueError, match="downsample must be one of"):
         models.build_cnn(128, 24, **kwargs)
+
+
+def _through(layer, x: np.ndarray) -> np.ndarray:
+    return keras.ops.convert_to_numpy(layer(keras.ops.convert_to_tensor(x)))
+
+
+def test_scramble_moves_every_value_and_mixes_the_channels():
+    """The colour control: one fixed shuffle of all values, positions and channels together."""
+    x = np.arange(2 * 6 * 6 * 3, dtype="float32").reshape(2, 6, 6, 3)
+    layer = models.ScrambleValues()
+    out = _through(layer, x)
+    assert out.shape == x.shape
+    for image, shuffled in zip(x, out, strict=True):  # a permutation of each image's own values
+        np.testing.assert_array_equal(np.sort(shuffled.ravel()), np.sort(image.ravel()))
+    # The same shuffle for every image: image 2 is image 1 plus a constant here.
+    np.testing.assert_array_equal(out[1] - out[0], np.full_like(out[0], 6 * 6 * 3))
+    # Channels are mixed: an output channel holds values of every input channel ...
+    source_channel = out[0].astype(int) % 3
+    for c in range(3):
+        assert set(np.unique(source_channel[..., c])) == {0, 1, 2}
+    # ... and a pixel's three values no longer come from one input pixel.
+    source_pixel = out[0].astype(int) // 3
+    assert np.mean(source_pixel[..., 0] == source_pixel[..., 1]) < 0.2
+    # Fixed by its seed: another layer with the same seed shuffles the same way; another seed not.
+    np.testing.assert_array_equal(_through(models.ScrambleValues(), x), out)
+    assert not np.array_equal(_through(models.ScrambleValues(seed=1), x), out)
+
+
+def test_the_scrambled_cnn_is_the_reference_behind_the_shuffle():
+    plain = models.build_cnn(16, 4, (3, 3), (4, 8), seed=0)
+    scrambled = models.build_cnn(16, 4, (3, 3), (4, 8), seed=0, scramble=True)
+    assert scrambled.name == plain.name + "_scrambled"
+    assert scrambled.count_params() == plain.count_params()  # the shuffle has no weights
+    assert [w.shape for w in scrambled.weights] == [w.shape for w in plain.weights]
+    names = [layer.name for layer in scrambled.layers]
+    assert names.index("scramble") == names.index("scale") + 1
+    assert "scramble" not in [layer.name for layer in plain.layers]
+    described = {r["layer"]: r for r in models.summary(scrambled)["receptive_field_per_layer"]}
+    assert described == {r["layer"]: r for r in models.summary(plain)["receptive_field_per_layer"]}
+
+
+def test_the_scrambled_cnn_saves_and_loads(tmp_path):
+    net = models.build_cnn(8, 3, (3,), (4,), seed=0, scramble=True)
+    x = np.random.default_rng(0).integers(0, 256, (2, 8, 8, 3)).astype("float32")
+    net.save(tmp_path / "net.keras")
+    again = keras.saving.load_model(tmp_path / "net.keras")
+    np.testing.assert_allclose(again.predict(x, verbose=0), net.predict(x, verbose=0), rtol=1e-6)
+
+
+def test_a_run_names_the_scrambled_cnn_by_its_model():
+    from analysis.training import experiment
+
+    p = {"model": "cnn_scrambled", "image_size": 8, "kernel_sizes": [3], "filters": [4]}
+    assert "scramble" in [layer.name for layer in experiment.build_model(p, 3, seed=0).layers]
+    p["model"] = "cnn"
+    assert "scramble" not in [layer.name for layer in experiment.build_model(p, 3, seed=0).layers]

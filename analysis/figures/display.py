@@ -32,6 +32,7 @@ NAMES: dict[str, str] = {
     "depth-128-5": "CNN, 5 blocks, at 128 px",
     "baseline-permuted": "Dense, shuffled pixels",
     "cnn-permuted": "CNN, shuffled pixels",
+    "cnn-scrambled": "CNN, shuffled pixels and channels",
     "locally-connected": "Locally connected (no sharing)",
     "dense-small": "Dense, CNN-sized",
     "locally-connected-small": "Locally connected, CNN-sized",
@@ -86,6 +87,7 @@ KEY_RUNS = [
     "kernel-128-3x3-wide",
     "baseline-permuted",
     "cnn-permuted",
+    "cnn-scrambled",
 ]
 
 # What kind of run each is, for colours and legends: the same kind, the same colour.
@@ -93,6 +95,7 @@ KINDS: dict[str, str] = {
     "baseline": "dense",
     "baseline-permuted": "control",
     "cnn-permuted": "control",
+    "cnn-scrambled": "control",
     "dense-small": "dense",
     "baseline-cnn-recipe": "dense",
     "locally-connected": "mechanism",

@@ -21,6 +21,7 @@ import keras
 import numpy as np
 from keras import layers
 
+from analysis.figures.designs import DESIGN
 from analysis.models import networks as models
 from analysis.training import experiment
 
@@ -225,21 +226,6 @@ def with_train_fraction(data: experiment.StudyData, fraction: float) -> experime
         mode=[tr.mode[i] for i in idx],
     )
     return dataclasses.replace(data, splits={**data.splits, "train": sub})
-
-
-DESIGN = {
-    "locally_connected": """The reference CNN's blocks (kernel, filters, batch norm, ReLU,
-2×2 max-pooling, global average pooling, dropout, softmax) with every convolution replaced by a
-**locally connected** layer: each output position has its own k×k filter instead of sharing one.
-Locality is kept (a unit sees the same small window), weight sharing is gone, and the parameter
-count grows with the map's area.""",
-    "dense": """The dense baseline's form — Flatten → Dense(ReLU) → Dropout(0.3) → Dense(ReLU) →
-softmax — with the widths in `dense_units`: no locality and no sharing, at the parameter count
-these widths give.""",
-    "flatten": """The reference CNN up to its last pooling, then **Flatten** → Dropout(0.5) →
-softmax instead of global average pooling: the classifier sees every position of the last map
-separately, so it can tie a class to where a pattern is.""",
-}
 
 
 def design_text(p: dict) -> str:

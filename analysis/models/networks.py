@@ -14,6 +14,9 @@ from dataclasses import dataclass
 import keras
 from keras import layers
 
+# Re-exported: the notebooks read `models.DESIGN[model]`.
+from analysis.figures.designs import DESIGN  # noqa: F401
+
 CNN_FILTERS = (32, 64, 128, 256)
 DOWNSAMPLE = ("pool", "stride")  # a max-pooling layer after each block, or a stride-2 convolution
 PADDING = ("same", "valid")
@@ -66,6 +69,38 @@ def build_baseline(image_size: int, n_classes: int, seed: int = 0) -> keras.Mode
     return keras.Model(inputs, outputs, name="baseline")
 
 
+SCRAMBLE_SEED = 2019  # not the pixel shuffle's 2018: the two shuffles are independent
+
+
+@keras.saving.register_keras_serializable(package="msl_study")
+class ScrambleValues(layers.Layer):
+    """One fixed shuffle of every value of an image, positions and colour channels together:
+    the same for every image, no weights. Behind a position shuffle it is still one fixed
+    shuffle of all values, and it takes from the network what a position shuffle keeps: which
+    three values are one pixel, and which input channel is which colour."""
+
+    def __init__(self, seed: int = SCRAMBLE_SEED, **kwargs):
+        super().__init__(**kwargs)
+        self.seed = seed
+
+    def build(self, input_shape):
+        # Imported here: a module-level numpy would enter every run's code print by name.
+        import numpy as np
+
+        self.size = int(np.prod(input_shape[1:]))
+        self.order = np.random.default_rng(self.seed).permutation(self.size)
+
+    def call(self, x):
+        flat = keras.ops.reshape(x, (-1, self.size))
+        return keras.ops.reshape(keras.ops.take(flat, self.order, axis=1), (-1, *x.shape[1:]))
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {**super().get_config(), "seed": self.seed}
+
+
 def build_cnn(
     image_size: int,
     n_classes: int,
@@ -77,6 +112,7 @@ def build_cnn(
     downsample: str = "pool",
     first_stride: int = 1,
     padding: str = "same",
+    scramble: bool = False,
 ) -> keras.Model:
     """Conv(k, stride 1, same) -> BatchNorm -> ReLU -> MaxPool(2) per block, then global
     average pooling, dropout and a softmax layer.
@@ -86,6 +122,7 @@ def build_cnn(
     pooling layer; `first_stride=2` makes the first convolution stride 2 (a stem that sees the
     image at half resolution from the start); `padding="valid"` lets each convolution shrink its
     map by k - 1 instead of padding it with zeros. Depth is the length of `kernel_sizes`.
+    `scramble=True` puts `ScrambleValues` in front: a control, not a design choice.
 
     Batch-norm momentum 0.9 (Keras' default is 0.99): with ~120 steps an epoch, 0.99 averages
     the statistics over about one epoch of weights that have since moved, so inference-mode
@@ -99,6 +136,8 @@ def build_cnn(
         )
     x = inputs = _inputs(image_size)
     x = layers.Rescaling(1 / 255, name="scale")(x)
+    if scramble:
+        x = ScrambleValues(name="scramble")(x)
     for i, (k, f) in enumerate(zip(kernel_sizes, filters, strict=True), start=1):
         stride = 2 if downsample == "stride" or (i == 1 and first_stride == 2) else 1
         # No bias: batch normalisation's shift makes it redundant.
@@ -118,6 +157,7 @@ def build_cnn(
     name += {"pool": "", "stride": "_strided"}[downsample]
     name += "_stem2" if first_stride == 2 else ""
     name += "_valid" if padding == "valid" else ""
+    name += "_scrambled" if scramble else ""
     return keras.Model(inputs, outputs, name=name)
 
 
@@ -206,21 +246,3 @@ def summary(model: keras.Model) -> dict:
             for r in rows
         ],
     }
-
-
-DESIGN = {
-    "baseline": """Flatten → Dense(512, ReLU) → Dropout(0.3) → Dense(256, ReLU) → Dense(classes, softmax).
-Every pixel is a separate input: the first layer has `3 · size² · 512` weights, no weight is
-shared between positions, and nothing tells the network that neighbouring pixels belong
-together. It is trained exactly like the CNN (same recipe, augmentation and selection on val),
-with its own learning rate chosen on val.""",
-    "cnn": """| component | choice | reason |
-|---|---|---|
-| input | RGB, squashed to `image_size`², scaled to [0, 1] in the model | the browse images are 256 px wide with several heights; a fixed square keeps every image whole |
-| convolutions | four blocks, 32 → 64 → 128 → 256 filters (`filters`) | channels double as resolution halves, so each block costs about the same |
-| kernel | 3×3, stride 1, `same` padding (`kernel_sizes`) | two stacked 3×3 see 5×5 with fewer weights and one more non-linearity |
-| normalisation | batch norm after each convolution (no conv bias), momentum 0.9 | steadier training from scratch; momentum 0.9 keeps the inference statistics in step with the weights |
-| non-linearity | ReLU | cheap, no saturation for positive inputs |
-| downsampling | 2×2 max-pooling | halves resolution, doubles receptive-field growth, adds a little translation tolerance |
-| head | global average pooling → dropout 0.5 → softmax | a dense head on the last map would overfit 3,746 images; GAP keeps the head small and shift-tolerant |""",
-}

@@ -293,7 +293,7 @@ def build_model(p: dict, n_classes: int, seed: int):
     """The network a run's parameters name: the dense baseline or a CNN of given kernels."""
     if p["model"] == "baseline":
         return models.build_baseline(p["image_size"], n_classes, seed=seed)
-    if p["model"] == "cnn":
+    if p["model"] in ("cnn", "cnn_scrambled"):
         return models.build_cnn(
             p["image_size"],
             n_classes,
@@ -301,8 +301,9 @@ def build_model(p: dict, n_classes: int, seed: int):
             tuple(p["filters"]),
             seed=seed,
             bn_momentum=p.get("bn_momentum", 0.9),
+            scramble=p["model"] == "cnn_scrambled",
         )
-    raise ValueError(f"model must be 'cnn' or 'baseline', not {p['model']!r}")
+    raise ValueError(f"model must be 'cnn', 'cnn_scrambled' or 'baseline', not {p['model']!r}")
 
 
 def split_table(data: StudyData) -> list[dict]:
