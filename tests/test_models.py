@@ -481,10 +481,28 @@ def test_the_scrambled_cnn_saves_and_loads(tmp_path):
     np.testing.assert_allclose(again.predict(x, verbose=0), net.predict(x, verbose=0), rtol=1e-6)
 
 
-def test_a_run_names_the_scrambled_cnn_by_its_model():
+@pytest.mark.parametrize(
+    ("model", "change"),
+    [
+        ("cnn", {}),
+        ("cnn_strided", {"downsample": "stride"}),
+        ("cnn_stem2", {"first_stride": 2}),
+        ("cnn_valid", {"padding": "valid"}),
+        ("cnn_scrambled", {"scramble": True}),
+    ],
+)
+def test_a_run_names_each_cnn_variant_by_its_model(model, change):
     from analysis.training import experiment
 
-    p = {"model": "cnn_scrambled", "image_size": 8, "kernel_sizes": [3], "filters": [4]}
-    assert "scramble" in [layer.name for layer in experiment.build_model(p, 3, seed=0).layers]
-    p["model"] = "cnn"
-    assert "scramble" not in [layer.name for layer in experiment.build_model(p, 3, seed=0).layers]
+    p = {"model": model, "image_size": 16, "kernel_sizes": [3, 3], "filters": [4, 8]}
+    built = experiment.build_model(p, 3, seed=0)
+    direct = models.build_cnn(16, 3, (3, 3), (4, 8), seed=0, **change)
+    assert built.name == direct.name
+    assert models.summary(built) == models.summary(direct)
+
+
+def test_an_unknown_model_is_refused_with_the_known_ones():
+    from analysis.training import experiment
+
+    with pytest.raises(ValueError, match="'cnn_valid'.*not 'cnn_sideways'"):
+        experiment.build_model({"model": "cnn_sideways", "image_size": 8}, 3, seed=0)

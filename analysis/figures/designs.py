@@ -34,4 +34,17 @@ red, green and blue no longer sit together, and no input channel holds one colou
 colour of a pixel nor an image's average colour reaches the network as colour. Compared with the
 CNN on shuffled positions, which keeps each pixel's RGB triplet, it shows how much of that
 network's lead over the dense network was colour.""",
+    "cnn_strided": """The reference CNN with each **2×2 max-pooling replaced by a stride-2
+convolution**: the block's convolution itself halves the map, so downsampling is learned instead
+of fixed, and the network has no pooling layer before global average pooling. Parameters are
+the reference's; the arithmetic is about a quarter, since each convolution computes a quarter
+of the positions, and the last unit sees less of the image: no pooling window widens it.""",
+    "cnn_stem2": """The reference CNN with a **stride-2 first convolution**: the first block
+sees the image at half resolution from the start (then pools as the reference does), so every
+later map is half as wide, the receptive field grows twice as fast, and the arithmetic falls to
+about a quarter.""",
+    "cnn_valid": """The reference CNN with **`valid` padding**: no zeros are added around a map,
+so each 3×3 convolution shrinks it by two pixels and the units near the border, which `same`
+padding lets look past the edge, are dropped. Parameters are the reference's; the last map is
+smaller.""",
 }

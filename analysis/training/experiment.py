@@ -289,11 +289,22 @@ PARAMETERS = (
 )
 
 
+# The CNNs a run can name: the reference, and each one-change variant the study tests (the
+# decision it changes, as build_cnn's keyword), or the colour control.
+CNN_VARIANTS = {
+    "cnn": {},
+    "cnn_strided": {"downsample": "stride"},  # stride-2 convolutions instead of max-pooling
+    "cnn_stem2": {"first_stride": 2},  # a stride-2 first convolution
+    "cnn_valid": {"padding": "valid"},  # no zero padding: each convolution shrinks its map
+    "cnn_scrambled": {"scramble": True},  # every value shuffled in front (the colour control)
+}
+
+
 def build_model(p: dict, n_classes: int, seed: int):
     """The network a run's parameters name: the dense baseline or a CNN of given kernels."""
     if p["model"] == "baseline":
         return models.build_baseline(p["image_size"], n_classes, seed=seed)
-    if p["model"] in ("cnn", "cnn_scrambled"):
+    if p["model"] in CNN_VARIANTS:
         return models.build_cnn(
             p["image_size"],
             n_classes,
@@ -301,9 +312,10 @@ def build_model(p: dict, n_classes: int, seed: int):
             tuple(p["filters"]),
             seed=seed,
             bn_momentum=p.get("bn_momentum", 0.9),
-            scramble=p["model"] == "cnn_scrambled",
+            **CNN_VARIANTS[p["model"]],
         )
-    raise ValueError(f"model must be 'cnn', 'cnn_scrambled' or 'baseline', not {p['model']!r}")
+    known = ", ".join(repr(m) for m in ("baseline", *CNN_VARIANTS))
+    raise ValueError(f"model must be one of {known}, not {p['model']!r}")
 
 
 def split_table(data: StudyData) -> list[dict]:
