@@ -116,7 +116,12 @@ MIN_TEXT_PT = 9
 # Published results of other studies on these splits, drawn beside ours (not our runs).
 LITERATURE = {
     "reference_study": {"accuracy": 0.58, "label": "reference study's 3×3 CNN"},
-    "mslnet": {"accuracy": 0.667, "label": "MSLNet (ImageNet-pretrained AlexNet)"},
+    # MSLNet: JPL's AlexNet, pretrained on ImageNet, at AlexNet's input size.
+    "mslnet": {
+        "accuracy": 0.667,
+        "label": "MSLNet (ImageNet-pretrained AlexNet)",
+        "image_size": 227,
+    },
     # The reference study's kernel table (about these test accuracies, at 128 px input).
     "reference_kernels": {
         "image_size": 128,
@@ -215,6 +220,11 @@ def evidence(c: dict) -> str:
     return f"{text}: **{verdict}**"
 
 
+def ratio(value: float, digits: int = 1) -> str:
+    """How many times another quantity: 1.797 -> "1.8×" (never rounded to a whole "2×")."""
+    return f"{value:.{digits}f}×"
+
+
 def interval(mean: float, ci: list[float] | tuple[float, float]) -> str:
     """A share with its interval: "56.0 % (53.4–58.6)"."""
     lo, hi = ci
@@ -254,6 +264,7 @@ FILTERS = {
     "pvalue": pvalue,
     "evidence": evidence,
     "interval": interval,
+    "ratio": ratio,
     "num": num,
     "millions": millions,
     "si": si,

@@ -13,6 +13,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from analysis import paths
 from analysis.figures import display
+from analysis.study import claims
 from analysis.study import replication as backends
 from runner import layout
 from runner.backends.local import rel
@@ -42,6 +43,8 @@ def environment() -> Environment:
         keep_trailing_newline=True,
     )
     display.register(env)  # the one number format and run names of every page
+    env.globals.update(claims.GLOBALS)  # a "same recipe" or "every run" is checked, not typed
+    env.globals["rules"] = claims.rules()  # thresholds the prose names, from the code using them
     return env
 
 

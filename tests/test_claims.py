@@ -1,0 +1,273 @@
+"""A page says "the same recipe", "identical but for their kernels", "every run levelled off" or
+"the same order" only where the run records bear it out, and names the difference where they do
+not: the claims' functions (analysis.study.claims) on small records, then the published pages
+rendered from the committed records as they are and with one record changed."""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+
+import pytest
+
+from analysis import paths
+from analysis.figures import display
+from analysis.study import claims
+from runner.plan import load
+from runner.report import render
+
+
+def record(run="x", sha="abc", converged=True, **params) -> dict:
+    return {
+        "run": run,
+        "params": params,
+        "provenance": {"data_sha256": sha},
+        "training": {"converged": converged},
+    }
+
+
+# --- the claims' functions -------------------------------------------------------------------
+
+
+def test_recipe_differences_names_the_recipe_parameters_that_differ_not_seeds_or_network():
+    cnn = record(model="cnn", learning_rate=2e-3, epochs=24, seeds=[0, 1, 2], filters=[32])
+    dense = record(model="baseline", learning_rate=2e-4, epochs=36, seeds=[0], filters=[64])
+    assert claims.recipe_differences(cnn, dense) == {
+        "epochs": (24, 36),
+        "learning_rate": (2e-3, 2e-4),
+    }
+    assert claims.recipe_differences(cnn, record(model="x", learning_rate=2e-3, epochs=24)) == {}
+
+
+def test_data_differences_read_a_missing_parameter_as_the_notebooks_default():
+    older, newer = record(image_size=48), record(image_size=48, train_fraction=1.0)
+    assert claims.data_differences(older, newer) == {}
+    assert claims.data_differences(older, record(image_size=48, train_fraction=0.1)) == {
+        "train_fraction": (1.0, 0.1)
+    }
+    assert set(claims.data_differences(older, record(sha="other", image_size=48))) == {
+        "data_sha256"
+    }
+
+
+def test_varying_lists_each_parameter_that_takes_more_than_one_value():
+    family = [record(k=[3], lr=1, seeds=[0]), record(k=[5], lr=1, seeds=[1]), record(k=[7], lr=1)]
+    assert claims.varying(family) == {"k": [[3], [5], [7]]}
+    assert claims.varying(family, ["lr"]) == {}
+    spread = claims.recipe_spread([record(learning_rate=1, epochs=24), record(learning_rate=2)])
+    assert spread == {"learning_rate": [1, 2], "epochs": [24, None]}
+
+
+def test_recipe_of_finds_the_network_whose_recipe_a_run_shares():
+    cnn, dense = record(learning_rate=2e-3, epochs=24), record(learning_rate=2e-4, epochs=36)
+    kin = {"cnn": cnn, "baseline": dense}
+    flatten = record(learning_rate=2e-4, epochs=36, head="flatten")
+    assert claims.recipe_of(flatten, kin) == "baseline"
+    assert claims.recipe_of(record(learning_rate=2e-3, epochs=36), kin) is None
+
+
+def test_all_converged_needs_every_record_and_at_least_one():
+    assert claims.all_converged([record(), record()])
+    assert not claims.all_converged([record(), record(converged=False)])
+    assert not claims.all_converged([])
+
+
+def test_same_order_compares_the_ranking_of_the_names_both_score():
+    theirs = {"a": 0.58, "b": 0.57, "c": 0.52}
+    assert claims.same_order(theirs, {"a": 0.56, "b": 0.55, "c": 0.53, "d": 0.9})
+    assert not claims.same_order(theirs, {"a": 0.55, "b": 0.56, "c": 0.53})
+
+
+def test_in_words_names_parameters_in_a_fixed_order():
+    assert claims.in_words({"epochs": 0, "learning_rate": 0}) == "learning rate and training length"
+    assert claims.in_words(["augment", "epochs", "learning_rate"]) == (
+        "learning rate, training length and augmentation"
+    )
+    assert claims.in_words([]) == ""
+
+
+# --- the published pages against the records -------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def published() -> dict:
+    """The context the committed pages were rendered from: the published profile's records."""
+    info = json.loads((paths.REPORT_DIR / render.PUBLISHED).read_text())
+    plan = load(profile=info["profile"])
+    return render.context(plan, paths.ROOT / info["results"], allow_failed=True, refresh=False)
+
+
+def page(ctx: dict, name: str) -> str:
+    """Page `name` rendered from `ctx`, whitespace collapsed (a sentence may break anywhere)."""
+    template, extra = render.pages(ctx)[name]
+    text = render.environment().get_template(template).render(**ctx, **extra)
+    return " ".join(text.replace("\u00a0", " ").split())
+
+
+def changed(ctx: dict, run: str, **params) -> dict:
+    """`ctx` with some parameters of one run's record changed."""
+    out = copy.copy(ctx)
+    out["runs"] = dict(ctx["runs"])
+    out["runs"][run] = copy.deepcopy(ctx["runs"][run])
+    out["runs"][run]["params"].update(params)
+    return out
+
+
+def test_the_home_page_says_same_recipe_only_when_the_records_share_it(published):
+    ctx = published
+    ref, base = ctx["runs"][ctx["reference"]], ctx["runs"][ctx["baseline"]]
+    differ = claims.recipe_differences(ref, base)
+    text = page(ctx, "index.md")
+    if differ:
+        assert "same recipe" not in text
+        assert f"except for each network's own {claims.in_words(differ)}" in text
+    else:
+        assert "trained by the same [recipe](recipe.md)" in text
+    # Planted: give the dense network the CNN's recipe, and the page says it is the same.
+    same = changed(ctx, ctx["baseline"], **{k: ref["params"].get(k) for k in claims.RECIPE_KEYS})
+    assert "trained by the same [recipe](recipe.md)" in page(same, "index.md")
+    # And a recipe that differs in one more parameter is named.
+    other = changed(ctx, ctx["baseline"], label_smoothing=0.0)
+    assert "label smoothing" in page(other, "index.md")
+
+
+def test_the_home_page_says_same_training_images_only_when_the_records_share_them(published):
+    ctx = published
+    ref, base = ctx["runs"][ctx["reference"]], ctx["runs"][ctx["baseline"]]
+    text = page(ctx, "index.md")
+    assert ("Both learn from the same" in text) == (not claims.data_differences(ref, base))
+    fewer = changed(ctx, ctx["baseline"], train_fraction=0.5)
+    assert "Both learn from the same" not in page(fewer, "index.md")
+
+
+def test_the_baseline_page_names_how_its_recipe_differs_from_the_cnns(published):
+    ctx = published
+    ref, base = ctx["runs"][ctx["reference"]], ctx["runs"][ctx["baseline"]]
+    differ = claims.recipe_differences(base, ref)
+    text = page(ctx, "baseline.md")
+    if differ:
+        assert f"recipe](recipe.md) except for its {claims.in_words(differ)}" in text
+    else:
+        assert "recipe](recipe.md), unchanged" in text
+    same = changed(ctx, ctx["baseline"], **{k: ref["params"].get(k) for k in claims.RECIPE_KEYS})
+    assert "recipe](recipe.md), unchanged" in page(same, "baseline.md")
+
+
+def test_the_kernel_page_calls_the_family_identical_only_where_it_is(published):
+    ctx = published
+    family = ctx["summary"]["findings"]["kernels"]["runs"]
+    records = [ctx["runs"][n] for n in family]
+    others = set(claims.varying(records)) - {"kernel_sizes", "kernel_size", "filters"}
+    text = page(ctx, "kernels.md")
+    assert ("the same data, recipe, epochs and seeds" in text) == (not others)
+    stops = {s for r in records for s in r["training"]["stop_reason"]}
+    assert ("trained to the end of its decaying schedule" in text) == (stops == {"schedule_end"})
+    longer = changed(ctx, family[-1], epochs=ctx["runs"][family[-1]]["params"]["epochs"] + 12)
+    text = page(longer, "kernels.md")
+    assert "the same data, recipe, epochs and seeds" not in text
+    assert "except for their training length" in text
+
+
+def test_the_interpretation_says_the_kernel_order_is_the_same_only_when_it_is(published):
+    ctx = published
+    lit = display.LITERATURE["reference_kernels"]["accuracy"]
+    rows = ctx["summary"]["findings"]["kernels"]["rows"]
+    ours = {n: rows[n if n != "kernel-3x3" else ctx["reference"]]["test_accuracy"] for n in lit}
+    text = page(ctx, "interpretation.md")
+    assert ("The order is the same" in text) == claims.same_order(lit, ours)
+    # Planted: the 7×7 network first.
+    summary = copy.deepcopy(ctx["summary"])
+    summary["findings"]["kernels"]["rows"]["kernel-7x7"]["test_accuracy"] = 0.99
+    text = page({**ctx, "summary": summary}, "interpretation.md")
+    assert "The order is the same" not in text and "The order differs" in text
+
+
+def test_the_interpretation_says_both_permutation_runs_levelled_off_only_when_they_did(published):
+    ctx = published
+    p = ctx["summary"]["findings"]["permutation"]["runs"][ctx["reference"]]
+    pair = [ctx["runs"][ctx["reference"]], ctx["runs"][p["permuted"]]]
+    said = "Both runs here are trained until val has levelled off"
+    assert (said in page(ctx, "interpretation.md")) == claims.all_converged(pair)
+    stalled = copy.copy(ctx)
+    stalled["runs"] = dict(ctx["runs"])
+    stalled["runs"][p["permuted"]] = copy.deepcopy(ctx["runs"][p["permuted"]])
+    stalled["runs"][p["permuted"]]["training"]["converged"] = False
+    assert said not in page(stalled, "interpretation.md")
+
+
+def test_the_mechanisms_page_names_each_run_that_has_its_own_recipe(published):
+    ctx = published
+    kin = {n: ctx["runs"][n] for n in (ctx["reference"], ctx["baseline"])}
+    roles = ctx["summary"]["findings"]["mechanisms"]["runs"].values()
+    own = [n for n in roles if n in ctx["runs"] and not claims.recipe_of(ctx["runs"][n], kin)]
+    text = page(ctx, "mechanisms.md")
+    assert "Each uses the recipe of the CNN or of the dense network" in text
+    sentence = text[text.index("Each uses the recipe") :].split(". ")[0]
+    for name in roles:
+        assert (display.name(name) in sentence) == (name in own), name
+
+
+def test_the_recipe_page_names_the_parameters_the_study_varies(published):
+    ctx = published
+    study = [
+        r
+        for n, r in ctx["runs"].items()
+        if "model" in r and ctx["plan"][n]["group"] not in ("recipe", "data-size")
+    ]
+    spread = claims.recipe_spread(study)
+    text = page(ctx, "recipe.md")
+    if spread:
+        assert f"share one recipe except for their {claims.in_words(spread)}" in text
+        assert "trained the same way" not in text
+    else:
+        assert "Every model of the study is trained the same way" in text
+
+
+def test_the_dataset_page_says_every_model_is_class_weighted_only_when_each_is(published):
+    ctx = published
+    said = "every model of the study uses a class-weighted loss"
+    weights = {
+        n: r["params"].get("class_weighting")
+        for n, r in ctx["runs"].items()
+        if "class_weighting" in r.get("params", {}) and ctx["plan"][n]["group"] != "recipe"
+    }
+    assert (said in page(ctx, "dataset.md")) == ("none" not in weights.values())
+    unweighted = changed(ctx, ctx["reference"], class_weighting="none")
+    assert said not in page(unweighted, "dataset.md")
+
+
+def test_the_home_page_says_ahead_on_every_run_only_when_each_seed_is(published):
+    ctx = published
+    c = ctx["summary"]["findings"]["cnn_vs_baseline"]["accuracy"]
+    ahead = all(a > b for a, b in zip(c["a"], c["b"], strict=True))
+    assert ("ahead on every one of the" in page(ctx, "index.md")) == ahead
+
+
+def test_the_statistics_page_calls_the_grouping_largest_only_when_it_is(published):
+    g = published["summary"]["findings"]["grouping"]
+    largest = max(g["groupings"], key=lambda n: g["groupings"][n]["design_effect"])
+    said = "The grouping with the largest design effect"
+    assert (said in page(published, "statistics.md")) == (largest == g["chosen"])
+
+
+def test_the_home_page_states_accuracy_changes_in_points_not_relative_drops(published):
+    """One unit per comparison: the inductive-bias answer's only percentage is the shift's size."""
+    ctx = published
+    text = page(ctx, "index.md")
+    section = text[text.index("## What inductive bias") : text.index("## When is convolution")]
+    shift = ctx["summary"]["findings"]["translation"][ctx["reference"]]["max_shift_fraction"]
+    percents = set(re.findall(r"(\d+(?:\.\d+)?) %", section))
+    assert percents <= {f"{100 * shift:.0f}"}, percents
+    assert "points" in section
+
+
+def test_the_three_answers_use_test_accuracy_and_label_any_secondary_metric(published):
+    for name in ("index.md", "interpretation.md"):
+        text = page(published, name)
+        for sentence in re.split(r"(?<=[.!?]) ", text):
+            if "test macro-F1" in sentence or "macro-F1 of test" in sentence:
+                assert "secondary" in sentence, (name, sentence)
+        when = text[text.index("When is convolution") :]
+        when = when[: when.index("## ", 1)] if "## " in when[1:] else when
+        assert "macro-F1" not in when.split("Against the reference study")[0], name
