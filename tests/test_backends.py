@@ -111,15 +111,24 @@ def seeds(*accs):
 
 
 def test_a_difference_here_is_checked_on_the_other_machine_seeds():
-    mine = {"a": published([0.5] * 3, [0.7] * 3), "b": published([0.5] * 3, [0.7] * 3)}
-    steady = {
-        "runs": {
-            "a": {**other_run([0.5] * 3, [0.7] * 3), **seeds(0.50, 0.52, 0.51)},
-            "b": {**other_run([0.5] * 3, [0.7] * 3), **seeds(0.55, 0.56, 0.57)},
-        }
-    }
-    rep = backends.replication(mine, steady, "a", "b")
+    """The replication is judged by the study's one rule: Welch over the other machine's seeds
+    (unpaired: a seed there is not the seed here), in the family's replication family."""
+    from scipy import stats
+
+    from analysis.study import comparisons as study
+    from tests.test_study import run
+
+    runs = {"a": run([0.50, 0.52, 0.51]), "b": run([0.55, 0.56, 0.57])}
+    there = {"a": [0.50, 0.52, 0.51], "b": [0.55, 0.57, 0.56]}
+    c = study.compare("a", "b", runs, {}, replicas=there, family="f")["accuracy"]
+    rep = c["replication"]
+    assert rep["p_value"] == pytest.approx(
+        stats.ttest_ind(there["a"], there["b"], equal_var=False).pvalue
+    )
+    assert rep["p_value"] != pytest.approx(stats.ttest_rel(there["a"], there["b"]).pvalue)
+    assert (rep["family"], rep["replicates"]) == ("f (replication)", "f")
     assert rep["difference"] == pytest.approx(-0.05) and rep["verdict"] == "difference"
+    assert c["verdict"] == "difference"  # confirmed: the same sign there
     lower_here = {"verdict": "difference", "difference": -0.02}
     higher_here = {"verdict": "difference", "difference": 0.02}
     none_here = {"verdict": "no difference shown", "difference": -0.01}
@@ -127,10 +136,9 @@ def test_a_difference_here_is_checked_on_the_other_machine_seeds():
     assert backends.disagrees(rep, higher_here)  # a difference of the other sign
     assert backends.disagrees(rep, none_here)  # another verdict
     assert not backends.disagrees(None, lower_here)
-    # Not comparable when either run is unpublished or trained something else.
-    assert backends.replication({"a": mine["a"]}, steady, "a", "b") is None
-    changed = {**mine, "b": published([0.5] * 3, [0.7] * 3, params={**PARAMS, "epochs": 8})}
-    assert backends.replication(changed, steady, "a", "b") is None
+    # no replication of one of the two runs: none at all
+    alone = study.compare("a", "b", runs, {}, replicas={"a": there["a"]}, family="f")
+    assert alone["accuracy"]["replication"] is None
 
 
 def test_an_unrepeated_verdict_says_which_way_the_other_seeds_point():
@@ -138,23 +146,19 @@ def test_an_unrepeated_verdict_says_which_way_the_other_seeds_point():
 
     macro = render.environment().get_template("_macros.md.j2").module.replicated
     there = {"difference": -0.032, "p_value": 0.25, "verdict": "no difference shown"}
-    check = {"replicate": lambda a, b: there, "disagrees": lambda a, b, here: True}
+    check = {"disagrees": lambda here: True}
 
-    def text(difference, p_value, verdict):
-        return macro(
-            check,
-            "a",
-            "b",
-            {"accuracy": dict(difference=difference, p_value=p_value, verdict=verdict)},
-        )
+    def text(difference, p_value, verdict, backends=check):
+        here = dict(difference=difference, p_value=p_value, verdict=verdict, replication=there)
+        return macro(backends, "a", "b", {"accuracy": here})
 
     assert "point the same way but do not confirm" in text(-0.033, 0.045, "difference")
     assert "disagree on the sign" in text(0.02, 0.01, "difference")
     there.update(p_value=0.01, verdict="difference")
     assert "show a difference these seeds do not" in text(-0.01, 0.4, "no difference shown")
-    assert "not settled" not in macro(
-        {**check, "disagrees": lambda a, b, h: False}, "a", "b", {"accuracy": there}
-    )
+    agree = text(-0.03, 0.01, "difference", {"disagrees": lambda here: False})
+    assert "not settled" not in agree and "Welch p = 0.010" in agree
+    assert macro(check, "a", "b", {"accuracy": {"replication": None}}).strip() == ""
 
 
 def test_a_check_saved_under_another_name_counts_for_the_run_whose_parameters_it_trained():
@@ -188,9 +192,7 @@ def test_a_check_saved_under_another_name_counts_for_the_run_whose_parameters_it
     assert twin["epochs"] == 72 and twin["longer_schedule_of"] == "cnn-permuted"
     assert rows["cnn"]["status"] == "compared" and "as" not in rows["cnn"]
     assert out["compared"] == 2
-    # the paired replication reads the twin, not the stale run of the published name
-    rep = backends.replication(mine, theirs, "cnn", "cnn-permuted")
-    assert rep["difference"] == pytest.approx(0.09)
+    # the replication reads the twin, not the stale run of the published name
     assert backends.counterpart(mine, theirs["runs"], "cnn-permuted") == "cnn-permuted-72"
     assert backends.counterpart(mine, theirs["runs"], "cnn") == "cnn"
     assert backends.counterpart(mine, theirs["runs"], "kernel-7x7") is None

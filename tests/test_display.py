@@ -7,6 +7,7 @@ import jinja2
 import pytest
 
 from analysis.figures import display
+from analysis.stats import verdicts
 
 NEW_RUNS = [
     "locally-connected",
@@ -43,29 +44,58 @@ def test_p_values_have_two_significant_figures(p, text):
 def test_evidence_says_why_a_small_p_is_not_a_difference():
     nbsp = "\u00a0"
     no = "no difference shown"
+    ci = f"95{nbsp}% interval"
     assert display.evidence({"p_value": 0.11, "ci95": [-0.011, 0.074], "verdict": no}) == (
-        f"p = 0.11: **{no}**"
+        f"Welch p = 0.11; {ci} -1.1 to +7.4 points: **{no}**"
     )
     small_p = {"p_value": 0.037, "ci95": [-0.0033, 0.2053], "verdict": no}
     assert display.evidence(small_p) == (
-        f"p = 0.037, but the 95{nbsp}% interval (-0.3 to +20.5 points) includes zero: **{no}**"
+        f"Welch p = 0.037; {ci} -0.3 to +20.5 points, which includes zero: **{no}**"
     )
     both = {"p_value": 0.017, "ci95": [-0.197, -0.033], "verdict": "difference"}
-    assert display.evidence(both) == "p = 0.017: **difference**"
+    assert display.evidence(both) == f"Welch p = 0.017; {ci} -19.7 to -3.3 points: **difference**"
     unconfirmed = {
         "p_value": 0.01,
         "ci95": [0.01, 0.03],
         "verdict": "not confirmed by the replication",
     }
     assert display.evidence(unconfirmed).startswith(
-        "p = 0.010, but the replication does not confirm it: **not confirmed"
+        f"Welch p = 0.010; {ci} +1.0 to +3.0 points; the replication does not confirm it: "
+        "**not confirmed"
     )
-    # Within a family, the Holm-adjusted p decides and is said; alone, it is not.
+    # Within a family, the Holm-adjusted p decides and is said with the family; alone, not.
     family = {"p_value": 0.03, "ci95": [0.01, 0.05], "verdict": no, "p_holm": 0.06}
-    assert display.evidence({**family, "family_size": 3}) == (
-        f"p = 0.030; Holm-adjusted within its 3 questions, p = 0.060: **{no}**"
+    assert display.evidence({**family, "family": "kernels", "family_size": 3}) == (
+        f"Welch p = 0.030; Holm-adjusted within the kernels family (3 tests), p = 0.060; "
+        f"{ci} +1.0 to +5.0 points: **{no}**"
     )
-    assert display.evidence({**family, "family_size": 1, "p_holm": 0.03}) == f"p = 0.030: **{no}**"
+    alone = {**family, "family": "kernels", "family_size": 1, "p_holm": 0.03}
+    assert display.evidence(alone) == f"Welch p = 0.030; {ci} +1.0 to +5.0 points: **{no}**"
+    assert display.evidence({"p_value": None, "verdict": "one seed: no test"}) == (
+        "p n/a: **one seed: no test**"
+    )
+
+
+def test_evidence_states_what_a_null_result_could_have_detected():
+    nbsp = "\u00a0"
+    null = {
+        "p_value": 0.4,
+        "ci95": [-0.02, 0.03],
+        "verdict": "no difference shown",
+        "detectable": {"difference": 0.0549, "power": 0.8},
+    }
+    assert display.evidence(null).endswith(
+        f"**no difference shown** — this experiment could only have detected a difference of "
+        f"about 5.5 points (80{nbsp}% power), so it does not show the two are equal"
+    )
+    # a difference found needs no such caveat; a recipe check speaks in macro-F1, over seeds
+    assert "could only" not in display.evidence({**null, "verdict": "difference"})
+    f1 = {**null, "metric": "val macro-F1", "interval": verdicts.SEEDS_ONLY}
+    assert display.evidence(f1) == (
+        f"Welch p = 0.40; 95{nbsp}% interval over seeds only -0.020 to +0.030: "
+        "**no difference shown** — this experiment could only have detected a difference of "
+        f"about 0.055 (80{nbsp}% power), so it does not show the two are equal"
+    )
 
 
 def test_shares_points_and_intervals():

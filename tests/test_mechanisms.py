@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from analysis.stats import verdicts
+from analysis.study import comparisons as study
 from analysis.study import findings, mechanisms
 from tests.test_study import predictions, run
 
@@ -148,10 +149,14 @@ def test_a_finding_carries_its_question_test_and_comparison():
     for key in ("weight_sharing", "locality", "parameter_count", "pooling"):
         x = f[key]
         assert x["question"] == mechanisms.QUESTIONS[key]
-        assert x["test"] == (
-            "Welch's t-test over seeds; hierarchical bootstrap (seeds × image groups)"
-        )
+        # no predictions here: the interval is Welch's over seeds, and the record says so
+        assert x["test"] == "Welch's t-test over seeds"
+        assert x["interval"] == verdicts.SEEDS_ONLY
         assert x["p_value"] == x["comparison"]["accuracy"]["p_value"] is not None
+        # the finding repeats its comparison's record: one test, adjusted once, alike
+        assert x["family"] == x["comparison"]["accuracy"]["family"] == "mechanisms"
+        assert x["p_holm"] == x["comparison"]["accuracy"]["p_holm"] >= x["p_value"]
+        assert x["verdict"] == x["comparison"]["accuracy"]["verdict"]
         assert (x["comparison"]["a"], x["comparison"]["b"]) == (x["a"], x["b"])
 
 
@@ -231,17 +236,20 @@ def test_the_data_size_interaction_is_decided_with_its_grouped_interval():
     )
     assert got["ci95"] == want["ci95"] and got["image_groups"] == 10
     assert got["runs"] == names and got["weights"] == [1.0, -1.0, -1.0, 1.0]
-    assert got["test"].startswith("Welch–Satterthwaite t-test over seeds; hierarchical")
+    assert got["test"] == "Welch–Satterthwaite t-test over seeds"
+    assert got["interval"] == verdicts.HIERARCHICAL
     # ten bursts cannot settle what three seeds suggest: the interval spans zero
     assert got["p_value"] < 0.05 and want["ci95"][0] < 0 < want["ci95"][1]
     assert got["verdict"] == verdicts.NO_DIFFERENCE
     # without image groups, or without a run's answers, the seeds decide alone
     alone = mechanisms.interaction(terms, runs, {}, groups)
-    assert alone["ci95"] is None and alone["image_groups"] is None
+    seeds = [(w, list(study.seed_values(runs[n]).values())) for w, n in terms]
+    assert alone["ci95"] == pytest.approx(verdicts.welch_interval(seeds))
+    assert alone["interval"] == verdicts.SEEDS_ONLY and alone["image_groups"] is None
     assert alone["verdict"] == verdicts.DIFFERENCE
-    assert mechanisms.interaction(terms, runs, preds, None)["ci95"] is None
+    assert mechanisms.interaction(terms, runs, preds, None)["interval"] == verdicts.SEEDS_ONLY
     partial = {n: p for n, p in preds.items() if n != "baseline"}
-    assert mechanisms.interaction(terms, runs, partial, groups)["ci95"] is None
+    assert mechanisms.interaction(terms, runs, partial, groups)["interval"] == verdicts.SEEDS_ONLY
 
 
 def test_train_images_from_the_record_or_the_shift_table():
@@ -413,24 +421,27 @@ def test_sharing_is_also_measured_against_a_network_narrowed_to_the_cnns_paramet
 
 
 def test_the_mechanism_verdicts_are_holms_within_their_family():
-    """Three findings asked of the same runs: p = 0.01, 0.03 and 0.2 adjust to 0.03, 0.06 and
-    0.2, so the second loses its verdict although its own p is below 0.05."""
-    out = {
-        "locality": {"p_value": 0.01, "ci95": [0.01, 0.05], "difference": 0.03},
-        "weight_sharing": {"p_value": 0.03, "ci95": [0.01, 0.05], "difference": 0.03},
-        "pooling": {"p_value": 0.2, "ci95": [-0.01, 0.05], "difference": 0.02},
-        "shares": {"lead": 0.2},  # not a finding: left alone
+    """The six questions are one family: each finding's p is Holm-adjusted over the family's
+    tests and its verdict decided on that; the comparisons that support a finding (the data
+    size shares, the CNN against the CNN-sized dense network) are families of their own."""
+    f = mechanisms.findings(study_runs(), {}, "cnn", "baseline", MEMBERS)
+    keys = [k for k in mechanisms.QUESTIONS if k in f]
+    raw = {k: f[k]["p_value"] for k in keys}
+    assert len(keys) == 5  # no CNN-sized locally connected network here
+    assert {k: f[k]["p_holm"] for k in keys} == pytest.approx(verdicts.holm(raw))
+    assert {f[k]["family"] for k in keys} == {"mechanisms"}
+    assert {f[k]["family_size"] for k in keys} == {5}
+    d = f["data_size"]
+    shares = d["cnn_shares_vs_full_baseline"]
+    # the smallest share against the full baseline is shown twice but tested once
+    assert d["cnn_small_vs_full_baseline"] is shares["0.1"]
+    assert {d["gap_small"]["accuracy"]["family"], shares["0.1"]["accuracy"]["family"]} == {
+        "data size"
     }
-    mechanisms.holm_within_family(out)
-    assert [out[k]["p_holm"] for k in ("locality", "weight_sharing", "pooling")] == (
-        pytest.approx([0.03, 0.06, 0.2])
-    )
-    assert out["locality"]["verdict"] == verdicts.DIFFERENCE
-    assert out["weight_sharing"]["verdict"] == verdicts.NO_DIFFERENCE
-    assert out["pooling"]["verdict"] == verdicts.NO_DIFFERENCE
-    assert {out[k]["family"] for k in ("locality", "pooling")} == {"mechanisms"}
-    assert out["locality"]["family_size"] == 3 and "family" not in out["shares"]
-    # An adjusted p below 0.05 with an interval across zero is still no difference shown.
-    out = {"locality": {"p_value": 0.01, "ci95": [-0.01, 0.05], "difference": 0.03}}
-    mechanisms.holm_within_family(out)
-    assert out["locality"]["verdict"] == verdicts.NO_DIFFERENCE
+    assert d["gap_small"]["accuracy"]["family_size"] == 2
+    pc = f["parameter_count"]["at_equal_parameters"]["accuracy"]
+    assert (pc["family"], pc["family_size"]) == ("parameter count", 1)
+    # the pooling's translation question is alone here; the study's findings join it to the
+    # translation finding's
+    assert f["pooling"]["translation"]["family"] == "translation"
+    assert verdicts.incomplete(f) == []

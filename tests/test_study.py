@@ -114,9 +114,9 @@ def test_noise_control_and_locality_effect():
     }
     p = controls.permutation_finding(runs, {}, "cnn", "baseline")
     assert p["runs"]["cnn"]["permuted"] == "cnn-permuted"
-    assert p["runs"]["cnn"]["comparison"]["verdict"] == verdicts.DIFFERENCE
+    assert p["runs"]["cnn"]["comparison"]["accuracy"]["verdict"] == verdicts.DIFFERENCE
     assert p["noise_control"]["permuted"] == "baseline-permuted"
-    assert p["noise_control"]["comparison"]["verdict"] == verdicts.NO_DIFFERENCE
+    assert p["noise_control"]["comparison"]["accuracy"]["verdict"] == verdicts.NO_DIFFERENCE
     # per seed: cnn drops 0.30, 0.29, 0.30; baseline -0.01, 0.01, 0.00
     le = p["locality_effect"]
     assert le["difference"] == pytest.approx(np.mean([0.31, 0.28, 0.30]))
@@ -169,7 +169,7 @@ def test_kernel_finding_chooses_on_val_and_matches_the_capacity_control():
     control = k["capacity_controls"]["kernel-3x3-wide"]
     assert control["matches"] == "kernel-5x5"
     assert control["comparison"]["accuracy"]["difference"] == pytest.approx(0.15)
-    assert control["comparison"]["verdict"] == verdicts.DIFFERENCE
+    assert control["comparison"]["accuracy"]["verdict"] == verdicts.DIFFERENCE
     # the three comparisons with the reference are one family: Holm adjusts their p-values
     raw = {n: c["accuracy"]["p_value"] for n, c in k["against_reference"].items()}
     assert k["holm"].keys() == raw.keys()
@@ -178,7 +178,7 @@ def test_kernel_finding_chooses_on_val_and_matches_the_capacity_control():
     # the verdict stated is Holm's: a raw p under 5 % that the correction lifts is not a difference
     for n, c in k["against_reference"].items():
         assert c["accuracy"]["p_holm"] == k["holm"][n]["p_adjusted"]
-        assert c["verdict"] == (
+        assert c["accuracy"]["verdict"] == (
             verdicts.DIFFERENCE if c["accuracy"]["p_holm"] < 0.05 else verdicts.NO_DIFFERENCE
         )
 
@@ -197,10 +197,10 @@ def test_kernel_verdicts_are_holm_adjusted():
     assert five["verdict"] == seven["verdict"] == verdicts.NO_DIFFERENCE
     # one comparison alone is its own family: no adjustment
     k = controls.kernel_finding(runs, {}, "cnn", ["kernel-5x5"])
-    assert k["against_reference"]["kernel-5x5"]["verdict"] == verdicts.DIFFERENCE
+    assert k["against_reference"]["kernel-5x5"]["accuracy"]["verdict"] == verdicts.DIFFERENCE
 
 
-def test_translation_compares_relative_drops_per_seed():
+def test_translation_compares_the_drops_in_accuracy_points_per_seed():
     def with_curve(rows):
         return run(
             [r[0] for r in rows],
@@ -216,9 +216,21 @@ def test_translation_compares_relative_drops_per_seed():
         "baseline": with_curve([[0.5, 0.45], [0.5, 0.4], [0.4, 0.38]]),
     }
     t = controls.translation_finding(runs, "cnn", "baseline")
-    assert t["cnn"]["relative_drop_per_seed"] == pytest.approx([0.5, 0.4, 0.5])
+    assert t["cnn"]["relative_drop_per_seed"] == pytest.approx([0.5, 0.4, 0.5])  # description
     assert t["cnn"]["max_shift_fraction"] == 0.25
-    assert t["comparison"]["difference"] == pytest.approx(np.mean([0.4, 0.2, 0.45]))
+    # one unit: accuracy lost per seed (0.30, 0.24, 0.25 against 0.05, 0.10, 0.02), not shares
+    cnn, base = [0.3, 0.24, 0.25], [0.05, 0.1, 0.02]
+    c = t["comparison"]
+    assert t["cnn"]["drop_per_seed"] == pytest.approx(cnn)
+    assert c["difference"] == pytest.approx(np.mean(cnn) - np.mean(base))
+    assert c["p_value"] == pytest.approx(stats.ttest_ind(cnn, base, equal_var=False).pvalue)
+    # no per-image answers under shift: Welch's own interval over seeds, said to be so
+    se2 = np.var(cnn, ddof=1) / 3 + np.var(base, ddof=1) / 3
+    df = se2**2 / ((np.var(cnn, ddof=1) / 3) ** 2 / 2 + (np.var(base, ddof=1) / 3) ** 2 / 2)
+    half = stats.t.ppf(0.975, df) * np.sqrt(se2)
+    assert c["ci95"] == pytest.approx([c["difference"] - half, c["difference"] + half])
+    assert c["interval"] == verdicts.SEEDS_ONLY and c["family"] == "translation"
+    assert c["detectable"]["difference"] > 0
 
 
 def test_recipe_finding_reads_val_only_and_names_the_change():
@@ -305,11 +317,11 @@ def test_compare_pairs_test_accuracy_macro_f1_and_val_macro_f1():
         "a": run([0.50, 0.55, 0.52], val_f1=[0.60, 0.62, 0.61]),
         "b": run([0.40, 0.41, 0.45], val_f1=[0.50, 0.50, 0.50]),
     }
-    c = study.compare("a", "b", runs, {})
+    c = study.compare("a", "b", runs, {}, family="f")
     assert (c["a"], c["b"]) == ("a", "b")
     assert c["accuracy"]["metric"] == "accuracy"
     assert c["accuracy"]["difference"] == pytest.approx(np.mean([0.10, 0.14, 0.07]))
-    assert c["verdict"] == c["accuracy"]["verdict"] == verdicts.DIFFERENCE
+    assert "verdict" not in c and c["accuracy"]["verdict"] == verdicts.DIFFERENCE
     # the record's test macro-F1 is half its accuracy: half the gap
     assert (c["macro_f1"]["split"], c["macro_f1"]["metric"]) == ("test", "macro_f1")
     assert c["macro_f1"]["difference"] == pytest.approx(np.mean([0.10, 0.14, 0.07]) / 2)
@@ -320,18 +332,18 @@ def test_compare_pairs_test_accuracy_macro_f1_and_val_macro_f1():
 
 def test_compare_needs_both_runs_and_adds_mcnemar_only_with_both_predictions():
     runs = {"a": run([0.5] * 3), "b": run([0.4] * 3)}
-    assert study.compare("a", "missing", runs, {}) is None
-    assert study.compare("missing", "b", runs, {}) is None
+    assert study.compare("a", "missing", runs, {}, family="f") is None
+    assert study.compare("missing", "b", runs, {}, family="f") is None
     y = [0, 1, 2, 3]
     pa = predictions(y, [[0, 1, 2, 3]] * 3)
     pb = predictions(y, [[0, 1, 0, 0], [0, 1, 2, 0], [0, 1, 2, 3]])
-    assert study.compare("a", "b", runs, {"a": pa})["mcnemar"] == []
-    assert study.compare("a", "b", runs, {"b": pb})["mcnemar"] == []
-    m = study.compare("a", "b", runs, {"a": pa, "b": pb})["mcnemar"]
+    assert study.compare("a", "b", runs, {"a": pa}, family="f")["mcnemar"] == []
+    assert study.compare("a", "b", runs, {"b": pb}, family="f")["mcnemar"] == []
+    m = study.compare("a", "b", runs, {"a": pa, "b": pb}, family="f")["mcnemar"]
     assert [r["seed"] for r in m] == [0, 1, 2]
     # a is always right: only a right on what b missed, 2, 1 and 0 images; never only b
     assert [(r["only_a_correct"], r["only_b_correct"]) for r in m] == [(2, 0), (1, 0), (0, 0)]
-    back = study.compare("b", "a", runs, {"a": pa, "b": pb})["mcnemar"]
+    back = study.compare("b", "a", runs, {"a": pa, "b": pb}, family="f")["mcnemar"]
     assert [(r["only_a_correct"], r["only_b_correct"]) for r in back] == [(0, 2), (0, 1), (0, 0)]
 
 
@@ -524,7 +536,9 @@ def test_translation_compares_the_two_kinds_unpaired():
     c = controls.translation_finding(runs, "cnn", "baseline")["comparison"]
     assert c["test"] == "Welch's t-test over seeds"
     assert len(c["a"]) == 3 and len(c["b"]) == 2  # no pairing: the seed sets may differ
-    assert c["difference"] > 0.4 and c["verdict"] == verdicts.DIFFERENCE
+    # the CNN loses 0.30, 0.24, 0.25; the flat one 0.02, 0.01
+    assert c["difference"] == pytest.approx(np.mean([0.3, 0.24, 0.25]) - 0.015)
+    assert c["verdict"] == verdicts.DIFFERENCE
 
 
 def recipe_run(val_f1, seeds=(0,), params=None, during=0.97):
@@ -748,7 +762,7 @@ def test_findings_gathers_every_statement_from_the_runs_of_its_group():
     assert c["accuracy"]["difference"] == pytest.approx(0.1)
     # paired by seed index the three differences are identical (p 0); unpaired they are not
     assert c["accuracy"]["paired_p_value"] < 0.05
-    assert c["accuracy"]["p_value"] > 0.05 and c["verdict"] == verdicts.NO_DIFFERENCE
+    assert c["accuracy"]["p_value"] > 0.05 and c["accuracy"]["verdict"] == verdicts.NO_DIFFERENCE
     assert [(r["only_a_correct"], r["only_b_correct"]) for r in c["mcnemar"]] == [(3, 0)] * 3
     assert c["parameter_ratio"] == 12.5  # the baseline's parameters per the CNN's
     assert c["train_val_gap_balanced"] == pytest.approx({"cnn": 0.4, "baseline": 0.3})
@@ -757,7 +771,10 @@ def test_findings_gathers_every_statement_from_the_runs_of_its_group():
     assert f["permutation"]["locality_effect"]["difference"] == pytest.approx(0.3)
     assert f["kernels"]["runs"] == ["cnn", "kernel-5x5"]  # not the repeat, not the pending run
     assert f["kernels"]["against_reference"]["kernel-5x5"]["mcnemar"] == []
-    assert f["translation"]["comparison"]["difference"] == pytest.approx(np.mean([0.4, 0.2, 0.45]))
+    # accuracy lost at the largest shift: cnn 0.30, 0.24, 0.25; baseline 0.05, 0.10, 0.02
+    assert f["translation"]["comparison"]["difference"] == pytest.approx(
+        np.mean([0.3, 0.24, 0.25]) - np.mean([0.05, 0.1, 0.02])
+    )
     assert [r["run"] for r in f["recipe"]["rows"]] == ["cnn", "baseline", "recipe-lr-low"]
     assert f["shift"] == {"test_accuracy_common": 0.4}
     assert f["baselines"] == {"chance": 0.04}

@@ -256,3 +256,140 @@ def test_more_spread_or_fewer_seeds_detect_less():
     more = verdicts.detectable([0.50, 0.51, 0.52] * 2, [0.40, 0.41, 0.42] * 2)["difference"]
     assert more < tight < loose
     assert verdicts.detectable([0.5], [0.4, 0.41]) is None
+
+
+# --- one rule behind every verdict: judge, Holm within families, the record's fields ---------
+
+A, B = [0.55, 0.57, 0.53], [0.40, 0.44, 0.41]
+
+
+def boot(lo, hi):
+    """A hierarchical interval as `hierarchical_bootstrap` returns it."""
+    return {"ci95": [lo, hi], "estimate": (lo + hi) / 2, "groups": 40, "replicates": 4000}
+
+
+def test_judge_records_every_part_of_the_rule():
+    from scipy import stats
+
+    r = verdicts.judge([(1.0, A), (-1.0, B)], "f", bootstrap=boot(0.05, 0.2))
+    assert set(verdicts.RECORD_FIELDS) <= set(r) and r["family"] == "f"
+    assert r["p_value"] == pytest.approx(stats.ttest_ind(A, B, equal_var=False).pvalue)
+    assert r["p_holm"] == r["p_value"] and r["family_size"] == 1  # alone until Holm's step
+    assert r["ci95"] == [0.05, 0.2] and r["interval"] == verdicts.HIERARCHICAL
+    assert r["image_groups"] == 40 and r["difference"] == pytest.approx(np.mean(A) - np.mean(B))
+    assert r["verdict"] == verdicts.DIFFERENCE
+    # without per-image answers: Welch's own interval over seeds (scipy's), labelled so
+    seeds = verdicts.judge([(1.0, A), (-1.0, B)], "f")
+    want = stats.ttest_ind(A, B, equal_var=False).confidence_interval()
+    assert seeds["ci95"] == pytest.approx([want.low, want.high])
+    assert seeds["interval"] == verdicts.SEEDS_ONLY and seeds["test"] == "Welch's t-test over seeds"
+
+
+def test_a_verdict_needs_both_the_p_value_and_the_interval():
+    spans_zero = verdicts.judge([(1.0, A), (-1.0, B)], "f", bootstrap=boot(-0.01, 0.2))
+    assert spans_zero["p_value"] < 0.05 and spans_zero["verdict"] == verdicts.NO_DIFFERENCE
+    noisy = [0.3, 0.6, 0.45]  # Welch p ≈ 0.9 against A; the interval alone would say yes
+    wide_seeds = verdicts.judge([(1.0, noisy), (-1.0, A)], "f", bootstrap=boot(0.01, 0.2))
+    assert wide_seeds["p_value"] > 0.05 and wide_seeds["verdict"] == verdicts.NO_DIFFERENCE
+    one = verdicts.judge([(1.0, [0.5]), (-1.0, B)], "f")
+    assert one["verdict"] == verdicts.ONE_SEED and one["detectable"] is None
+
+
+def test_a_null_result_carries_the_difference_it_could_have_detected():
+    r = verdicts.judge([(1.0, [0.50, 0.55, 0.45]), (-1.0, [0.48, 0.52, 0.47])], "f")
+    assert r["verdict"] == verdicts.NO_DIFFERENCE
+    d = r["detectable"]
+    assert d["power"] == verdicts.POWER
+    assert d == verdicts.detectable([0.50, 0.55, 0.45], [0.48, 0.52, 0.47])
+    # it is larger than the difference seen: that is why nothing was shown
+    assert d["difference"] > abs(r["difference"])
+
+
+def with_p(p, family, lo=0.01, hi=0.05, values=None):
+    """A judged record whose Welch p is set by hand (its interval excludes zero unless told)."""
+    r = verdicts.judge([(1.0, values or [p, p + 0.01, p + 0.02]), (-1.0, B)], family)
+    r.update(p_value=p, p_holm=p, ci95=[lo, hi], difference=(lo + hi) / 2)
+    return r
+
+
+def test_holm_families_adjusts_step_down_within_each_family_only():
+    """p = 0.01, 0.03, 0.2 in one family adjust to 0.03, 0.06, 0.2 (times 3, 2, 1: Holm, not
+    Bonferroni's 0.09 for the second); the second loses its verdict. Another family's p = 0.03
+    is not touched, and a record repeated (a finding showing its comparison) counts once."""
+    x1, x2, x3 = with_p(0.01, "x"), with_p(0.03, "x"), with_p(0.2, "x")
+    copy = dict(x1)
+    y = with_p(0.03, "y")
+    verdicts.holm_families([x1, x2, copy, x3, y])
+    assert [r["p_holm"] for r in (x1, x2, x3)] == pytest.approx([0.03, 0.06, 0.2])
+    assert [r["verdict"] for r in (x1, x2, x3)] == [
+        verdicts.DIFFERENCE,
+        verdicts.NO_DIFFERENCE,
+        verdicts.NO_DIFFERENCE,
+    ]
+    assert copy["p_holm"] == x1["p_holm"] and copy["verdict"] == x1["verdict"]
+    assert {r["family_size"] for r in (x1, x2, x3, copy)} == {3}
+    assert (y["p_holm"], y["family_size"], y["verdict"]) == (0.03, 1, verdicts.DIFFERENCE)
+    # monotone: the larger raw p (0.031 × 1) is lifted to the smaller one's 0.03 × 2
+    a, b = with_p(0.03, "z"), with_p(0.031, "z")
+    verdicts.holm_families([b, a])
+    assert a["p_holm"] == pytest.approx(0.06) and b["p_holm"] == pytest.approx(0.06)
+    # an adjusted p below 0.05 with an interval across zero is still no difference shown
+    lone = with_p(0.01, "w", lo=-0.01)
+    verdicts.holm_families([lone])
+    assert lone["verdict"] == verdicts.NO_DIFFERENCE
+
+
+def test_the_replication_must_agree_in_sign_and_survive_its_own_family():
+    def primary(rep):
+        return verdicts.judge(
+            [(1.0, A), (-1.0, B)], "f", bootstrap=boot(0.05, 0.2), replication=rep
+        )
+
+    same = verdicts.judge([(1.0, A), (-1.0, B)], "f (replication)")
+    assert primary(same)["verdict"] == verdicts.DIFFERENCE
+    other_sign = verdicts.judge([(1.0, B), (-1.0, A)], "f (replication)")
+    assert other_sign["verdict"] == verdicts.DIFFERENCE  # a difference, the other way
+    assert primary(other_sign)["verdict"] == verdicts.NOT_CONFIRMED
+    # two replications in one family: p 0.03 and 0.04 adjust to 0.06; neither confirms, and
+    # Holm's step settles the replications before the verdicts that need them
+    reps = [with_p(p, "f (replication)") for p in (0.03, 0.04)]
+    for r in reps:
+        r["replicates"] = "f"
+    mains = [primary(r) for r in reps]
+    assert {m["verdict"] for m in mains} == {verdicts.DIFFERENCE}  # before the step
+    verdicts.holm_families(verdicts.records(mains))
+    assert [r["p_holm"] for r in reps] == pytest.approx([0.06, 0.06])
+    assert {m["verdict"] for m in mains} == {verdicts.NOT_CONFIRMED}
+
+
+def test_incomplete_names_each_verdict_without_the_whole_rule():
+    tree = {
+        "ok": verdicts.judge([(1.0, A), (-1.0, B)], "f"),
+        "one_seed": verdicts.judge([(1.0, [0.5]), (-1.0, B)], "f"),  # nothing to test
+        "list": [{"verdict": "difference", "p_value": 0.01}],
+    }
+    assert verdicts.incomplete(tree) == [
+        (".list[0]", ["family", "family_size", "p_holm", "ci95", "interval", "detectable"])
+    ]
+    del tree["list"]
+    assert verdicts.incomplete(tree) == []
+    tree["ok"]["p_holm"] = None
+    assert verdicts.incomplete(tree) == [(".ok", ["p_holm"])]
+
+
+def test_the_interaction_detectable_difference_is_caught_as_often_as_promised():
+    """Four runs: an independent simulation of Welch–Satterthwaite's test at the reported shift
+    rejects with about the promised power."""
+    from scipy import stats
+
+    runs = [[0.55, 0.57, 0.53], [0.40, 0.44, 0.41], [0.50, 0.49, 0.52], [0.51, 0.48, 0.52]]
+    weights = [1.0, -1.0, -1.0, 1.0]
+    d = verdicts.detectable_contrast(list(zip(weights, runs, strict=True)))
+    rng = np.random.default_rng(7)
+    sims = [np.std(v, ddof=1) * rng.standard_normal((20000, 3)) for v in runs]
+    est = d["welch"] + sum(w * s.mean(axis=1) for w, s in zip(weights, sims, strict=True))
+    pieces = [s.var(axis=1, ddof=1) / 3 for s in sims]
+    se2 = sum(pieces)
+    df = se2**2 / sum(p**2 / 2 for p in pieces)
+    p = 2 * stats.t.sf(np.abs(est) / np.sqrt(se2), df)
+    assert abs(np.mean(p < verdicts.SIG_LEVEL) - verdicts.POWER) < 0.02

@@ -11,6 +11,8 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 
+from analysis.stats.verdicts import SEEDS_ONLY
+
 # Run id -> the name a reader sees, in the study's logical order: the dense network, the
 # reference CNN, its kernel variants, the controls, then the mechanism runs. The recipe
 # search's one-seed variants come last (methods, not findings).
@@ -197,27 +199,63 @@ def pvalue(p: float | None) -> str:
     return f"p = {p:#.2g}"
 
 
+def _f1(record: dict) -> bool:
+    """The record is decided on macro-F1 (a recipe check), not on accuracy."""
+    return "f1" in str(record.get("metric", "")).lower()
+
+
+def amount(value: float, record: dict, signed: bool = True) -> str:
+    """A difference in its record's unit: accuracy points ("+2.8 points"), or macro-F1 to
+    three decimals ("+0.051") for a record decided on macro-F1."""
+    if _f1(record):
+        return f"{value:+.3f}" if signed else f"{abs(value):.3f}"
+    return f"{points(value, signed=signed)} points"
+
+
+def span(ci: list[float], record: dict) -> str:
+    """An interval in its record's unit: "-6.2 to +1.6 points" or "-0.012 to +0.050"."""
+    if _f1(record):
+        return f"{ci[0]:+.3f} to {ci[1]:+.3f}"
+    return f"{points(ci[0])} to {points(ci[1])} points"
+
+
 def evidence(c: dict) -> str:
-    """A comparison's p-value and verdict in the study's words: "p = 0.11: **no difference
-    shown**". When p is below 5 % but the verdict is not a difference, the reason is said, so a
-    reader does not take a small p for a finding: "p = 0.037, but the 95 % interval (−0.3 to
-    +20.5 points) includes zero: **no difference shown**"."""
-    text = pvalue(c.get("p_value"))
+    """A verdict record (`analysis.stats.verdicts.judge`) in the study's words: Welch's p, the
+    Holm-adjusted p with its family when the family holds more than one test, the 95 % interval
+    (said to be over seeds only when no per-image answers exist), the verdict, and for a null
+    result the smallest difference the experiment could have detected, so that "no difference
+    shown" is not read as "equal":
+
+    "Welch p = 0.12; Holm-adjusted within the kernels at 48 px family (4 tests), p = 0.24;
+    95 % interval −6.2 to +1.6 points: **no difference shown** — this experiment could only
+    have detected a difference of about 5.5 points (80 % power), so it does not show the two
+    are equal". When p is below 5 % but the verdict is not a difference, the reason is said."""
     p, ci, verdict = c.get("p_value"), c.get("ci95"), c.get("verdict", "")
-    holm = c.get("p_holm")
-    if holm is not None and c.get("family_size", 1) > 1:
-        text += f"; Holm-adjusted within its {c['family_size']} questions, {pvalue(holm)}"
-    if verdict != "difference" and p is not None and p < 0.05:
-        if holm is not None and holm >= 0.05:
-            pass  # the adjusted p says why
-        elif ci and ci[0] <= 0 <= ci[1]:
-            text += (
-                f", but the 95{NBSP}% interval ({points(ci[0])} to {points(ci[1])} points) "
-                "includes zero"
-            )
+    if p is None:
+        return f"{pvalue(p)}: **{verdict}**"
+    text = f"Welch {pvalue(p)}"
+    holm, size = c.get("p_holm"), c.get("family_size") or 1
+    if holm is not None and size > 1:
+        text += f"; Holm-adjusted within the {c['family']} family ({size} tests), {pvalue(holm)}"
+    if ci:
+        seeds_only = c.get("interval") == SEEDS_ONLY
+        label = f"95{NBSP}% interval{' over seeds only' if seeds_only else ''}"
+        text += f"; {label} {span(ci, c)}"
+    if verdict != "difference" and p < 0.05 and (holm is None or holm < 0.05):
+        if ci and ci[0] <= 0 <= ci[1]:
+            text += ", which includes zero"
         elif "replication" in verdict:
-            text += ", but the replication does not confirm it"
-    return f"{text}: **{verdict}**"
+            text += "; the replication does not confirm it"
+    text += f": **{verdict}**"
+    d = c.get("detectable")
+    if verdict == "no difference shown" and d:
+        power = round(100 * d["power"])
+        text += (
+            f" — this experiment could only have detected a difference of about "
+            f"{amount(d['difference'], c, signed=False)} ({power}{NBSP}% power), so it does not "
+            "show the two are equal"
+        )
+    return text
 
 
 def ratio(value: float, digits: int = 1) -> str:
@@ -263,6 +301,7 @@ FILTERS = {
     "points": points,
     "pvalue": pvalue,
     "evidence": evidence,
+    "span": span,
     "interval": interval,
     "ratio": ratio,
     "num": num,

@@ -19,6 +19,12 @@ Declared before the mechanism runs were computed (and applied to every compariso
   on another machine trained the same parameters, the difference must also hold there (Welch
   p < 0.05, same sign); a replication that does not confirm it turns the verdict into
   "not confirmed".
+- **One function, named families.** Every verdict the site shows is a record of `judge`: its
+  family, Welch's p, the Holm-adjusted p within the family (`holm_families`: questions asked of
+  the same runs are one family), the interval (the hierarchical one, or Welch's interval over
+  seeds where no per-image answers exist, labelled so), the smallest difference it could have
+  detected (`detectable`, power 0.8) and the verdict decided on the adjusted p. A replication
+  is judged the same way, within its family's replication family.
 """
 
 from __future__ import annotations
@@ -220,7 +226,11 @@ def decide(p_value: float | None, ci: dict | None, replication: dict | None = No
     if not holds:
         return NO_DIFFERENCE
     if replication is not None and replication.get("p_value") is not None:
-        rep_holds = replication["p_value"] < SIG_LEVEL
+        # A judged replication holds by its own verdict (its family's adjusted p and its
+        # interval); a bare test by its p.
+        rep_holds = replication.get("verdict", DIFFERENCE) == DIFFERENCE and (
+            replication.get("p_holm", replication["p_value"]) < SIG_LEVEL
+        )
         same_sign = ci is None or (replication["difference"] > 0) == (ci["estimate"] > 0)
         if not (rep_holds and same_sign):
             return NOT_CONFIRMED
@@ -240,3 +250,203 @@ def pairing_gain(a: list[float], b: list[float]) -> float | None:
         return None
     unpaired = a.var(ddof=1) + b.var(ddof=1)
     return float((a - b).var(ddof=1) / unpaired) if unpaired > 0 else None
+
+
+# --- one rule for every verdict ---------------------------------------------------------------
+
+HIERARCHICAL = "hierarchical bootstrap (seeds × image groups)"
+SEEDS_ONLY = "Welch interval over seeds only (no per-image predictions)"
+# What every verdict record carries (`judge`); `incomplete` names the ones a record lacks.
+RECORD_FIELDS = ("family", "family_size", "p_value", "p_holm", "ci95", "interval", "detectable")
+
+
+def welch_interval(terms: list[tuple[float, list[float]]], level: float = 0.95) -> list | None:
+    """The t interval of Σ w · mean(values) with Welch–Satterthwaite's degrees of freedom: the
+    interval over seeds that Welch's test inverts (it excludes zero exactly when p < 1 − level).
+    Used where no per-image predictions exist for a hierarchical one. None below two seeds."""
+    from scipy import stats
+
+    parts = [(float(w), np.asarray(v, float)) for w, v in terms]
+    if any(len(v) < 2 for _, v in parts):
+        return None
+    estimate = sum(w * v.mean() for w, v in parts)
+    pieces = [w * w * v.var(ddof=1) / len(v) for w, v in parts]
+    se2 = sum(pieces)
+    if se2 < 1e-24:  # no spread: the interval is the estimate itself
+        return [float(estimate), float(estimate)]
+    df = se2**2 / sum(p * p / (len(v) - 1) for p, (_, v) in zip(pieces, parts, strict=True))
+    half = float(stats.t.ppf((1 + level) / 2, df) * np.sqrt(se2))
+    return [float(estimate - half), float(estimate + half)]
+
+
+def detectable_contrast(
+    terms: list[tuple[float, list[float]]],
+    bootstrap: dict | None = None,
+    power: float = POWER,
+    n_sim: int = 4000,
+    seed: int = 0,
+) -> dict | None:
+    """`detectable` for Σ w · mean over independent runs (an interaction of four runs, say):
+    the smallest shift of the contrast that Welch–Satterthwaite's test calls at p < 0.05 with
+    probability `power`, simulating normal seeds with each run's measured spread; and, with a
+    hierarchical interval, the shift of (z_α/2 + z_power) of its standard errors."""
+    from scipy import stats
+
+    parts = [(float(w), np.asarray(v, float)) for w, v in terms]
+    if any(len(v) < 2 for _, v in parts):
+        return None
+    if len(parts) == 2 and parts[0][0] == 1.0 and parts[1][0] == -1.0:
+        return detectable(parts[0][1], parts[1][1], bootstrap, power, n_sim, seed)
+    rng = np.random.default_rng(seed)
+    draws = [(w, v.std(ddof=1) * rng.standard_normal((n_sim, len(v)))) for w, v in parts]
+    noise = sum(w * z.mean(axis=1) for w, z in draws)
+    pieces = [w * w * z.var(axis=1, ddof=1) / z.shape[1] for w, z in draws]
+    se2 = sum(pieces)
+    df = se2**2 / sum(p * p / (z.shape[1] - 1) for p, (_, z) in zip(pieces, draws, strict=True))
+    spread = float(np.sqrt(sum(w * w * v.var(ddof=1) / len(v) for w, v in parts)))
+
+    def caught(shift: float) -> float:
+        if spread < 1e-12:
+            return 1.0 if shift > 0 else 0.0
+        p = 2 * stats.t.sf(np.abs(shift + noise) / np.sqrt(se2), df)
+        return float(np.mean(p < SIG_LEVEL))
+
+    lo, hi = 0.0, max(1e-6, 20 * spread)
+    while caught(hi) < power:
+        hi *= 2
+    for _ in range(40):
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if caught(mid) < power else (lo, mid)
+    out = {"power": power, "welch": hi, "interval": None}
+    if bootstrap is not None:
+        z = stats.norm.ppf(1 - SIG_LEVEL / 2)
+        se = (bootstrap["ci95"][1] - bootstrap["ci95"][0]) / (2 * z)
+        out["interval"] = float((z + stats.norm.ppf(power)) * se)
+    out["difference"] = max(v for v in (out["welch"], out["interval"]) if v is not None)
+    return out
+
+
+def judge(
+    terms: list[tuple[float, list[float]]],
+    family: str,
+    *,
+    bootstrap: dict | None = None,
+    replication: dict | None = None,
+    metric: str = "accuracy",
+) -> dict:
+    """The one verdict record of the study: Σ w · mean(seeds' values) over independent runs
+    (`terms`: [(1, a), (-1, b)] for a − b; four terms for an interaction), with Welch's test
+    (Welch–Satterthwaite for more than two runs), its interval — the hierarchical bootstrap
+    when given (`bootstrap`, from `hierarchical_bootstrap`), else Welch's interval over seeds,
+    labelled so — the smallest difference it could have detected, the replication's record
+    (from `judge` too) and the verdict (`decide`). Holm's correction within `family` is
+    `holm_families`' step; alone, a record is its family's only member."""
+    parts = [(float(w), [float(x) for x in v]) for w, v in terms]
+    t = welch_contrast(parts)
+    empty = any(not v for _, v in parts)
+    if bootstrap is not None:
+        ci, kind = [float(x) for x in bootstrap["ci95"]], HIERARCHICAL
+    else:
+        ci, kind = welch_interval(parts), SEEDS_ONLY
+    two = len(parts) == 2 and (parts[0][0], parts[1][0]) == (1.0, -1.0)
+    name = "Welch's t-test over seeds" if two else "Welch–Satterthwaite t-test over seeds"
+    out = {
+        "family": family,
+        "family_size": 1 if t["p_value"] is not None else 0,
+        "metric": metric,
+        "terms": [[w, v] for w, v in parts],
+        "difference": None if empty else t["difference"],
+        "p_value": t["p_value"],
+        "p_holm": t["p_value"],
+        "ci95": ci,
+        "interval": kind,
+        "detectable": detectable_contrast(parts, bootstrap),
+        "test": name,  # the interval's kind is `interval`
+        "replication": replication,
+    }
+    if two:
+        out["a"], out["b"] = parts[0][1], parts[1][1]
+    if "df" in t:
+        out["df"] = t["df"]
+    if bootstrap is not None:
+        out["bootstrap"], out["image_groups"] = bootstrap, bootstrap["groups"]
+    out["verdict"] = _decide_record(out)
+    return out
+
+
+def _decide_record(r: dict) -> str:
+    """`decide` on a record: its Holm-adjusted p, its interval, its replication."""
+    ci = r["ci95"]
+    interval = None
+    if ci is not None:
+        interval = {"excludes_zero": ci[0] > 0 or ci[1] < 0, "estimate": r["difference"]}
+    return decide(r["p_holm"], interval, r.get("replication"))
+
+
+def holm(p_values: dict) -> dict:
+    """Holm's step-down adjustment of a family of p-values (runs without a test are left out):
+    the k-th smallest is multiplied by (m - k + 1), made monotone, capped at 1."""
+    tested = sorted((p, n) for n, p in p_values.items() if p is not None)
+    m, running, out = len(tested), 0.0, {n: None for n in p_values}
+    for k, (p, n) in enumerate(tested):
+        running = max(running, min(1.0, (m - k) * p))
+        out[n] = running
+    return out
+
+
+def records(tree) -> list[dict]:
+    """Every verdict record (a dict with a `verdict`) anywhere in a findings tree, in order."""
+    out = []
+    if isinstance(tree, dict):
+        if "verdict" in tree:
+            out.append(tree)
+        for v in tree.values():
+            out += records(v)
+    elif isinstance(tree, list | tuple):
+        for v in tree:
+            out += records(v)
+    return out
+
+
+def _test_key(r: dict) -> str:
+    """One test, however often the site shows it: a finding that repeats its comparison's
+    record, or one comparison named twice, is one member of its family, not two."""
+    import json
+
+    return json.dumps([r["family"], r["metric"], r["terms"]])
+
+
+def holm_families(found: list[dict]) -> None:
+    """Holm's correction within each named family, and every verdict re-decided on its
+    adjusted p (in place). Replications first: a primary verdict needs its replication's."""
+    judged = [r for r in found if "terms" in r and "family" in r]
+    for replications in (True, False):
+        members: dict[str, dict[str, list[dict]]] = {}
+        for r in judged:
+            if bool(r.get("replicates")) == replications:
+                members.setdefault(r["family"], {}).setdefault(_test_key(r), []).append(r)
+        for tests in members.values():
+            adjusted = holm({key: same[0]["p_value"] for key, same in tests.items()})
+            size = sum(p is not None for p in adjusted.values())
+            for key, same in tests.items():
+                for r in same:
+                    r["p_holm"], r["family_size"] = adjusted[key], size
+                    r["verdict"] = _decide_record(r)
+
+
+def incomplete(tree, path: str = "") -> list[tuple[str, list[str]]]:
+    """Each verdict in a findings tree that lacks part of the rule: its family, Welch p,
+    adjusted p, interval or detectable difference (a one-seed verdict has no test to lack).
+    Returned as (path, missing fields)."""
+    out = []
+    if isinstance(tree, dict):
+        if "verdict" in tree and tree["verdict"] != ONE_SEED:
+            missing = [k for k in RECORD_FIELDS if tree.get(k) is None]
+            if missing:
+                out.append((path or ".", missing))
+        for k, v in tree.items():
+            out += incomplete(v, f"{path}.{k}")
+    elif isinstance(tree, list | tuple):
+        for i, v in enumerate(tree):
+            out += incomplete(v, f"{path}[{i}]")
+    return out

@@ -79,33 +79,44 @@ def contrast(
     runs: dict,
     preds: dict,
     groups: np.ndarray | None = None,
-    replica: dict | None = None,
+    replica: tuple[list[float], list[float]] | None = None,
+    *,
+    family: str,
 ) -> dict:
-    """a − b in test accuracy by the declared rule (`analysis.stats.verdicts`): Welch's t-test over
-    seeds, the hierarchical (seeds × image groups) bootstrap interval when both runs' test
-    predictions and the groups are known, and the replication's Welch test when given. The
-    seed-paired test stays beside it as detail (`paired_p_value`, `pairing_gain`)."""
+    """a − b in test accuracy by the declared rule (`analysis.stats.verdicts.judge`): Welch's
+    t-test over seeds, the hierarchical (seeds × image groups) bootstrap interval when both
+    runs' test predictions and the groups are known, and the replication's own verdict (Welch
+    over the other machine's seeds, in the family's replication family) when `replica` holds
+    its per-seed accuracies of a and b. The seed-paired test stays beside it as detail
+    (`paired_p_value`, `pairing_gain`), never the verdict's p."""
     va, vb = seed_values(runs[a]), seed_values(runs[b])
     detail = paired(runs[a], runs[b], "test", "accuracy")
-    out = {**detail, **verdicts.welch(list(va.values()), list(vb.values()))}
-    out.update(
-        seeds_a=sorted(va),
-        seeds_b=sorted(vb),
-        paired_p_value=detail["p_value"],
-        pairing_gain=verdicts.pairing_gain(detail["a"], detail["b"]),
-        ci95=None,
-        replication=None,
-    )
+    boot = None
     if groups is not None and a in preds and b in preds and same_test_images(preds[a], preds[b]):
-        ci = verdicts.hierarchical_bootstrap(
+        boot = verdicts.hierarchical_bootstrap(
             [(1.0, verdicts.correct(preds[a])), (-1.0, verdicts.correct(preds[b]))], groups
         )
-        out["ci95"], out["bootstrap"] = ci["ci95"], ci
+    rep = None
     if replica is not None:
-        out["replication"] = replica
-    out["verdict"] = verdicts.decide(out["p_value"], out.get("bootstrap"), replica)
-    out["detectable"] = verdicts.detectable(
-        list(va.values()), list(vb.values()), out.get("bootstrap")
+        rep = verdicts.judge(
+            [(1.0, replica[0]), (-1.0, replica[1])], f"{family} (replication)", metric="accuracy"
+        )
+        rep["replicates"] = family
+    out = verdicts.judge(
+        [(1.0, list(va.values())), (-1.0, list(vb.values()))],
+        family,
+        bootstrap=boot,
+        replication=rep,
+    )
+    out.update(
+        split="test",
+        seeds_a=sorted(va),
+        seeds_b=sorted(vb),
+        seeds=detail["seeds"],  # the seeds both runs trained (what `paired` pairs)
+        paired_p_value=detail["p_value"],
+        pairing_gain=verdicts.pairing_gain(detail["a"], detail["b"]),
+        difference_std=detail["difference_std"],
+        same_sign_all_seeds=detail["same_sign_all_seeds"],
     )
     return out
 
@@ -117,35 +128,43 @@ def compare(
     preds: dict,
     groups: np.ndarray | None = None,
     replicas: dict | None = None,
+    *,
+    family: str,
 ) -> dict | None:
-    """Run a against run b: test accuracy by the declared rule, test and val macro-F1 as
-    secondary metrics (Welch over seeds), McNemar per seed as detail. `replicas` maps a
-    published run to its replication's per-seed test accuracies on another machine."""
+    """Run a against run b: test accuracy by the declared rule (the one verdict, in `family`),
+    test and val macro-F1 as secondary metrics (Welch over seeds, reported, never a verdict),
+    McNemar per seed as detail. `replicas` maps a published run to its replication's per-seed
+    test accuracies on another machine."""
     if a not in runs or b not in runs:
         return None
     rep = None
     if replicas and a in replicas and b in replicas:
-        rep = verdicts.welch(replicas[a], replicas[b])
+        rep = (replicas[a], replicas[b])
     out = {
         "a": a,
         "b": b,
-        "accuracy": contrast(a, b, runs, preds, groups, rep),
+        "accuracy": contrast(a, b, runs, preds, groups, rep, family=family),
         "macro_f1": _secondary(runs[a], runs[b], "test", "macro_f1"),
         "val_macro_f1": _secondary(runs[a], runs[b], "val", "macro_f1"),
         "mcnemar": [],
     }
     if a in preds and b in preds:
         out["mcnemar"] = mcnemar_per_seed(preds[a], preds[b])
-    out["verdict"] = out["accuracy"]["verdict"]
     return out
 
 
 def _secondary(a: dict, b: dict, split: str, metric: str) -> dict:
-    """A secondary metric: Welch over seeds, reported, never the verdict."""
+    """A secondary metric: Welch over seeds, reported beside the verdict, never one itself (no
+    `verdict` key: a p below 5 % here decides nothing)."""
     va, vb = seed_values(a, split, metric), seed_values(b, split, metric)
-    out = {**paired(a, b, split, metric), **verdicts.welch(list(va.values()), list(vb.values()))}
-    out["verdict"] = verdicts.decide(out["p_value"], None)
-    out["secondary"] = True
+    detail = paired(a, b, split, metric)
+    out = verdicts.welch(list(va.values()), list(vb.values()))
+    out.update(
+        split=split,
+        metric=metric,
+        secondary=True,
+        paired_p_value=detail["p_value"],
+    )
     return out
 
 

@@ -11,19 +11,12 @@ from __future__ import annotations
 import numpy as np
 
 from analysis.stats import verdicts
-from analysis.stats.verdicts import SIG_LEVEL
+from analysis.stats.verdicts import SIG_LEVEL, holm  # noqa: F401 (holm: this module's before)
 from analysis.study.comparisons import compare, original_of, seed_values, summary_row
 
-
-def holm(p_values: dict[str, float | None]) -> dict[str, float | None]:
-    """Holm's step-down adjustment of a family of p-values (runs without a test are left out):
-    the k-th smallest is multiplied by (m - k + 1), made monotone, capped at 1."""
-    tested = sorted((p, n) for n, p in p_values.items() if p is not None)
-    m, running, out = len(tested), 0.0, {n: None for n in p_values}
-    for k, (p, n) in enumerate(tested):
-        running = max(running, min(1.0, (m - k) * p))
-        out[n] = running
-    return out
+# The families whose members are built here (Holm's correction within each).
+LOCALITY = "locality"
+TRANSLATION = "translation"
 
 
 def kernel_finding(
@@ -33,10 +26,13 @@ def kernel_finding(
     members: list[str],
     groups: np.ndarray | None = None,
     replicas: dict | None = None,
+    family: str = "kernels",
+    control_family: str = "kernel capacity control",
 ) -> dict:
     """The kernel experiments: which one val chooses (mean val macro-F1 over seeds), each one
-    against the reference on test (paired over seeds), and the capacity control: a run with 3×3
-    kernels and more filters against the larger kernel whose parameters it matches."""
+    against the reference on test (one family: Holm's correction within `family`), and the
+    capacity control: a run with 3×3 kernels and more filters against the larger kernel whose
+    parameters it matches (`control_family`)."""
     names = [
         n
         for n in members
@@ -53,24 +49,11 @@ def kernel_finding(
         "rows": rows,
         "chosen_on_val": max(names, key=lambda n: (rows[n]["val_macro_f1"], n == reference)),
         "against_reference": {
-            n: compare(n, reference, runs, preds, groups, replicas)
+            n: compare(n, reference, runs, preds, groups, replicas, family=family)
             for n in names
             if n != reference and ref
         },
     }
-    # Several kernels are tested against one reference at once: Holm's correction says which
-    # verdicts survive that multiplicity, and the verdict the site states is Holm's.
-    adjusted = holm({n: c["accuracy"]["p_value"] for n, c in out["against_reference"].items()})
-    out["holm"] = {
-        n: {"p_adjusted": p, "difference": p is not None and p < SIG_LEVEL}
-        for n, p in adjusted.items()
-    }
-    for n, p in adjusted.items():
-        if p is not None:
-            acc = out["against_reference"][n]["accuracy"]
-            acc["p_holm"] = p
-            acc["verdict"] = verdicts.decide(p, acc.get("bootstrap"), acc.get("replication"))
-            out["against_reference"][n]["verdict"] = acc["verdict"]
     if ref:
         out["cost"] = {
             n: {
@@ -92,9 +75,20 @@ def kernel_finding(
         controls[w] = {
             "matches": target,
             "parameter_ratio": rows[w]["parameters"] / rows[target]["parameters"],
-            "comparison": compare(w, target, runs, preds, groups, replicas),
+            "comparison": compare(w, target, runs, preds, groups, replicas, family=control_family),
         }
     out["capacity_controls"] = controls
+    # Several kernels are tested against one reference at once: Holm's correction says which
+    # verdicts survive that multiplicity, and the verdict the site states is Holm's.
+    verdicts.holm_families(verdicts.records(out))
+    out["holm"] = {
+        n: {
+            "p_adjusted": c["accuracy"]["p_holm"],
+            "difference": c["accuracy"]["p_holm"] is not None
+            and c["accuracy"]["p_holm"] < SIG_LEVEL,
+        }
+        for n, c in out["against_reference"].items()
+    }
     return out
 
 
@@ -122,7 +116,7 @@ def permutation_finding(
             continue
         out["runs"][original] = {
             "permuted": name,
-            "comparison": compare(original, name, runs, preds, groups, replicas),
+            "comparison": compare(original, name, runs, preds, groups, replicas, family=LOCALITY),
         }
     if baseline in out["runs"]:
         out["noise_control"] = out["runs"][baseline]
@@ -132,25 +126,39 @@ def permutation_finding(
         # Satterthwaite) with the hierarchical interval over the four runs' seeds and groups.
         names = (reference, cnn_perm, baseline, base_perm)
         terms = list(zip((1.0, -1.0, -1.0, 1.0), names, strict=True))
-        effect = verdicts.welch_contrast(
-            [(w, list(seed_values(runs[n]).values())) for w, n in terms]
-        )
-        effect["runs"] = list(names)
-        effect["bootstrap"] = None
+        boot = None
         if groups is not None and all(n in preds for n in names):
-            effect["bootstrap"] = verdicts.hierarchical_bootstrap(
+            boot = verdicts.hierarchical_bootstrap(
                 [(w, verdicts.correct(preds[n])) for w, n in terms], groups
             )
-        effect["ci95"] = effect["bootstrap"]["ci95"] if effect["bootstrap"] else None
-        effect["verdict"] = verdicts.decide(effect["p_value"], effect["bootstrap"])
+        effect = verdicts.judge(
+            [(w, list(seed_values(runs[n]).values())) for w, n in terms],
+            LOCALITY,
+            bootstrap=boot,
+        )
+        effect["runs"] = list(names)
         out["locality_effect"] = effect
+    # The shuffled runs against their originals and the interaction: one family.
+    verdicts.holm_families(verdicts.records(out))
     return out
+
+
+def shift_drops(run: dict) -> list[float] | None:
+    """Accuracy lost at the largest test-time shift, per seed, in accuracy (points when shown;
+    not relative): the unshifted column minus the last one."""
+    t = run.get("translation")
+    if not t:
+        return None
+    per_seed = np.asarray(t["accuracy_per_seed"])
+    return (per_seed[:, 0] - per_seed[:, -1]).tolist()
 
 
 def translation_finding(runs: dict, reference: str, baseline: str) -> dict:
     """Accuracy lost when test images shift by up to a quarter of the side, per model kind;
-    the relative drops compared over seeds. Both kinds are trained without augmentation, so
-    neither has been shown shifted images: the difference is the architecture's."""
+    the losses compared over seeds in one unit, accuracy points (Welch, the interval over
+    seeds: the shifted images have no stored per-image answers). Both kinds are trained without
+    augmentation, so neither has been shown shifted images: the difference is the
+    architecture's. The relative drops are kept beside it as description only."""
     out: dict = {}
     for name in (reference, baseline):
         t = runs.get(name, {}).get("translation")
@@ -158,19 +166,22 @@ def translation_finding(runs: dict, reference: str, baseline: str) -> dict:
             continue
         per_seed = np.asarray(t["accuracy_per_seed"])
         relative = 1 - per_seed[:, -1] / np.maximum(per_seed[:, 0], 1e-9)
+        drops = shift_drops(runs[name])
         out[name] = {
             "shifts": t["shifts"],
             "image_size": t["image_size"],
             "max_shift_fraction": t["shifts"][-1] / t["image_size"],
             "unshifted": float(per_seed[:, 0].mean()),
             "shifted": float(per_seed[:, -1].mean()),
-            "drop": float((per_seed[:, 0] - per_seed[:, -1]).mean()),
+            "drop": float(np.mean(drops)),
+            "drop_per_seed": drops,
             "relative_drop": float(relative.mean()),
             "relative_drop_per_seed": relative.tolist(),
         }
     if reference in out and baseline in out:
-        out["comparison"] = verdicts.welch(
-            out[reference]["relative_drop_per_seed"], out[baseline]["relative_drop_per_seed"]
+        out["comparison"] = verdicts.judge(
+            [(1.0, out[reference]["drop_per_seed"]), (-1.0, out[baseline]["drop_per_seed"])],
+            TRANSLATION,
+            metric="accuracy lost at the largest shift",
         )
-        out["comparison"]["verdict"] = verdicts.decide(out["comparison"]["p_value"], None)
     return out

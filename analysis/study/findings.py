@@ -136,7 +136,7 @@ def findings(
             if same_test_images(p, preds[reference])
         }
     if reference in runs and baseline in runs:
-        c = compare(reference, baseline, runs, preds, **ctx)
+        c = compare(reference, baseline, runs, preds, **ctx, family=CNN_VS_DENSE)
         c["parameter_ratio"] = (
             runs[baseline]["model"]["parameters"] / runs[reference]["model"]["parameters"]
         )
@@ -146,13 +146,38 @@ def findings(
         }
         out["cnn_vs_baseline"] = c
     out["permutation"] = permutation_finding(runs, preds, reference, baseline, **ctx)
-    out["kernels"] = kernel_finding(runs, preds, reference, members.get("kernels", []), **ctx)
+    size = runs.get(reference, {}).get("params", {}).get("image_size")
+    out["kernels"] = kernel_finding(
+        runs,
+        preds,
+        reference,
+        members.get("kernels", []),
+        **ctx,
+        family=f"kernels at {size} px",
+        control_family=f"kernel capacity control at {size} px",
+    )
     # The family again at the reference study's 128 px, against its own 3×3 network.
     at_128 = members.get("kernels-128", [])
     ref_128 = sized_reference(runs, reference, at_128)
-    out["kernels_128"] = kernel_finding(runs, preds, ref_128, at_128, **ctx)
+    out["kernels_128"] = kernel_finding(
+        runs,
+        preds,
+        ref_128,
+        at_128,
+        **ctx,
+        family="kernels at 128 px",
+        control_family="kernel capacity control at 128 px",
+    )
     # Depth at 128 px, against the same 3×3 network (Holm within the family).
-    out["depth_128"] = kernel_finding(runs, preds, ref_128, members.get("depth-128", []), **ctx)
+    out["depth_128"] = kernel_finding(
+        runs,
+        preds,
+        ref_128,
+        members.get("depth-128", []),
+        **ctx,
+        family="depth at 128 px",
+        control_family="depth capacity control at 128 px",
+    )
     out["mechanisms"] = mechanisms.findings(runs, preds, reference, baseline, members, **ctx)
     out["translation"] = translation_finding(runs, reference, baseline)
     out["recipe"] = recipe_finding(
@@ -174,4 +199,16 @@ def findings(
         for n, m in runs.items()
         if "test" in m and groups.get(n) != "recipe" and not m.get("same_computation_as")
     ]
+    # Holm within every named family, across the parts that built its members (translation's
+    # two questions come from the translation finding and the pooling mechanism).
+    verdicts.holm_families(verdicts.records(out))
+    out["families"] = families(out)
     return out
+
+
+CNN_VS_DENSE = "CNN vs dense"
+
+
+def families(found: dict) -> dict[str, int]:
+    """Each named family and how many tests it holds (what Holm's correction multiplies by)."""
+    return {r["family"]: r["family_size"] for r in verdicts.records(found) if "family" in r}

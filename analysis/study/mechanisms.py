@@ -20,7 +20,7 @@ import numpy as np
 
 from analysis.stats import verdicts
 from analysis.study import comparisons as study
-from analysis.study.controls import holm
+from analysis.study.controls import TRANSLATION, shift_drops
 
 QUESTIONS = {
     "weight_sharing": "Does sharing one filter across positions help, locality kept?",
@@ -63,30 +63,17 @@ EQUAL_PARAMETERS = 0.10  # "the same parameter count": within this share of the 
 
 
 def _finding(key: str, comparison: dict, a: str, b: str) -> dict:
+    """A mechanism finding: its question, and its comparison's verdict record repeated (the
+    same test: `holm_families` counts it once and adjusts both alike)."""
     acc = comparison["accuracy"]
-    boot = acc.get("bootstrap") or {}
     return {
+        **{k: v for k, v in acc.items() if k not in ("a", "b")},
         "question": QUESTIONS[key],
         "a": a,
         "b": b,
         "primary_metric": "test accuracy",
-        "difference": acc["difference"],
-        "ci95": acc.get("ci95"),
-        "image_groups": boot.get("groups"),
-        "test": "Welch's t-test over seeds; hierarchical bootstrap (seeds × image groups)",
-        "p_value": acc["p_value"],
-        "verdict": acc["verdict"],
         "comparison": comparison,
     }
-
-
-def _shifted_drop(run: dict) -> list[float] | None:
-    """Accuracy lost at the largest test-time shift, per seed (points, not relative)."""
-    t = run.get("translation")
-    if not t:
-        return None
-    per_seed = np.asarray(t["accuracy_per_seed"])
-    return (per_seed[:, 0] - per_seed[:, -1]).tolist()
 
 
 def train_images(run: dict) -> int | None:
@@ -142,8 +129,8 @@ def findings(
     if reference not in runs or baseline not in runs:
         return {}
 
-    def compare(a: str, b: str) -> dict:
-        return study.compare(a, b, runs, preds, groups, replicas)
+    def compare(a: str, b: str, family: str = FAMILY) -> dict:
+        return study.compare(a, b, runs, preds, groups, replicas, family=family)
 
     out: dict = {"runs": {}}
     shape = runs[reference]["params"].get("filters")
@@ -163,22 +150,25 @@ def findings(
         out["sharing_at_equal_parameters"] = f
     if dense:
         f = _finding("parameter_count", compare(dense, baseline), dense, baseline)
-        f["at_equal_parameters"] = compare(reference, dense)
+        f["at_equal_parameters"] = compare(reference, dense, PARAMETER_COUNT)
         f["parameters"] = {n: runs[n]["model"]["parameters"] for n in (reference, dense, baseline)}
         out["parameter_count"] = f
     if flat:
         f = _finding("pooling", compare(reference, flat), reference, flat)
-        drops = {n: _shifted_drop(runs[n]) for n in (reference, flat)}
+        drops = {n: shift_drops(runs[n]) for n in (reference, flat)}
         if all(drops.values()):
-            t = verdicts.welch(drops[flat], drops[reference])
-            t["verdict"] = verdicts.decide(t["p_value"], None)
+            t = verdicts.judge(
+                [(1.0, drops[flat]), (-1.0, drops[reference])],
+                TRANSLATION,
+                metric="accuracy lost at the largest shift",
+            )
             t["max_shift_fraction"] = (
                 runs[reference]["translation"]["shifts"][-1]
                 / runs[reference]["translation"]["image_size"]
             )
             t["drop"] = {n: float(np.mean(d)) for n, d in drops.items()}
-            if _shifted_drop(runs[baseline]):  # for scale: a network with neither ingredient
-                t["drop"][baseline] = float(np.mean(_shifted_drop(runs[baseline])))
+            if shift_drops(runs[baseline]):  # for scale: a network with neither ingredient
+                t["drop"][baseline] = float(np.mean(shift_drops(runs[baseline])))
             f["translation"] = t  # flatten's loss − GAP's loss when images shift
         out["pooling"] = f
     curve = data_size_curve(runs, sizes, reference, baseline)
@@ -188,21 +178,24 @@ def findings(
         cnn_small, base_small = smallest
         terms = [(1.0, cnn_small), (-1.0, base_small), (-1.0, reference), (1.0, baseline)]
         f = interaction(terms, runs, preds, groups)
+        # every share of the CNN against the dense network on all of train: how little data
+        # the CNN needs to match it (one family with the lead at the smallest share)
+        vs_full = {
+            f"{r['fraction']:g}": compare(r["run"], baseline, DATA_SIZE)
+            for r in curve["cnn"]
+            if r["fraction"] < 1
+        }
         f.update(
             question=QUESTIONS["data_size"],
             a=cnn_small,
             b=base_small,
             primary_metric="test accuracy (lead at the smallest share − lead on all of train)",
             fraction=runs[cnn_small]["params"]["train_fraction"],
-            gap_small=compare(cnn_small, base_small),
-            cnn_small_vs_full_baseline=compare(cnn_small, baseline),
-            # every share of the CNN against the dense network on all of train: how little
-            # data the CNN needs to match it
-            cnn_shares_vs_full_baseline={
-                f"{r['fraction']:g}": compare(r["run"], baseline)
-                for r in curve["cnn"]
-                if r["fraction"] < 1
-            },
+            gap_small=compare(cnn_small, base_small, DATA_SIZE),
+            cnn_small_vs_full_baseline=vs_full[
+                f"{float(runs[cnn_small]['params']['train_fraction']):g}"
+            ],
+            cnn_shares_vs_full_baseline=vs_full,
         )
         out["data_size"] = f
     if lc:
@@ -210,7 +203,10 @@ def findings(
     recipe = _find(runs, mech, model="baseline")
     if recipe:
         out["recipe_confound"] = recipe_confound(runs, baseline, recipe, reference)
-    holm_within_family(out)
+    # Holm within each family whose members are all here (mechanisms, data size, parameter
+    # count, recipe); translation's other member is the translation finding's, and the study's
+    # findings adjust it with everything else.
+    verdicts.holm_families(verdicts.records(out))
     out["runs"] = {
         k: v
         for k, v in {
@@ -226,23 +222,12 @@ def findings(
 
 
 # The mechanism findings are one family of questions asked of the same runs: Holm's correction
-# within it decides each verdict, as it does within each kernel family.
+# within it decides each verdict, as it does within each kernel family. The comparisons that
+# support one finding are families of their own.
 FAMILY = "mechanisms"
-
-
-def holm_within_family(out: dict) -> None:
-    """Each finding of the family gets its Holm-adjusted p and the verdict decided on it (the
-    declared rule: adjusted p < 0.05 and a hierarchical interval that excludes zero)."""
-    tested = {k: out[k]["p_value"] for k in QUESTIONS if k in out}
-    for key, adjusted in holm(tested).items():
-        f = out[key]
-        f["family"], f["family_size"], f["p_holm"] = FAMILY, len(tested), adjusted
-        ci = f.get("ci95")
-        interval = None
-        if ci is not None:
-            interval = {"excludes_zero": ci[0] > 0 or ci[1] < 0, "estimate": f["difference"]}
-        replication = (f.get("comparison") or {}).get("accuracy", {}).get("replication")
-        f["verdict"] = verdicts.decide(adjusted, interval, replication)
+DATA_SIZE = "data size"
+PARAMETER_COUNT = "parameter count"
+RECIPE = "recipe"
 
 
 def _smallest_pair(curve: dict) -> tuple[str, str] | None:
@@ -254,26 +239,30 @@ def _smallest_pair(curve: dict) -> tuple[str, str] | None:
 
 
 def interaction(
-    terms: list[tuple[float, str]], runs: dict, preds: dict, groups: np.ndarray | None
+    terms: list[tuple[float, str]],
+    runs: dict,
+    preds: dict,
+    groups: np.ndarray | None,
+    family: str = FAMILY,
 ) -> dict:
-    """Σ w · test accuracy over four runs, by the study's rule: Welch–Satterthwaite over the
-    runs' seeds, the hierarchical interval over their seeds and the image groups."""
-    out = verdicts.welch_contrast(
-        [(w, list(study.seed_values(runs[n]).values())) for w, n in terms]
-    )
+    """Σ w · test accuracy over four runs, by the study's rule (`verdicts.judge`): Welch–
+    Satterthwaite over the runs' seeds, the hierarchical interval over their seeds and the
+    image groups (Welch's interval over seeds where a run's answers are missing)."""
     boot = None
     if groups is not None and all(n in preds for _, n in terms):
         boot = verdicts.hierarchical_bootstrap(
             [(w, verdicts.correct(preds[n])) for w, n in terms], groups
         )
+    out = verdicts.judge(
+        [(w, list(study.seed_values(runs[n]).values())) for w, n in terms],
+        family,
+        bootstrap=boot,
+    )
     out.update(
         runs=[n for _, n in terms],
         weights=[w for w, _ in terms],
-        ci95=boot["ci95"] if boot else None,
         image_groups=boot["groups"] if boot else None,
-        test="Welch–Satterthwaite t-test over seeds; hierarchical bootstrap (seeds × image groups)",
     )
-    out["verdict"] = verdicts.decide(out["p_value"], boot)
     return out
 
 
@@ -304,9 +293,13 @@ def recipe_confound(runs: dict, baseline: str, variant: str, reference: str) -> 
     """The baseline on its own recipe against the baseline on the CNN's (learning rate and
     length), decided on val macro-F1 — a recipe choice, so val decides, never test."""
     a, b = runs[baseline], runs[variant]
-    out = verdicts.welch(
-        list(study.seed_values(a, "val", "macro_f1").values()),
-        list(study.seed_values(b, "val", "macro_f1").values()),
+    out = verdicts.judge(
+        [
+            (1.0, list(study.seed_values(a, "val", "macro_f1").values())),
+            (-1.0, list(study.seed_values(b, "val", "macro_f1").values())),
+        ],
+        RECIPE,
+        metric="val macro-F1",
     )
     out.update(
         metric="val macro-F1",
@@ -316,5 +309,4 @@ def recipe_confound(runs: dict, baseline: str, variant: str, reference: str) -> 
         own_is_better_on_val=bool(out["difference"] is not None and out["difference"] >= 0),
         test_accuracy={baseline: a["test"]["accuracy"], variant: b["test"]["accuracy"]},
     )
-    out["verdict"] = verdicts.decide(out["p_value"], None)
     return out

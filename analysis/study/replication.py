@@ -4,6 +4,8 @@
 arrays, parameters and seeds. A seed there is not the same initialisation or batch order as the
 same seed here (each backend has its own random generator), so the comparison is between the
 two sets of seeds: their means, and how far apart they are against each side's seed spread.
+A comparison's replication is judged by the study's one rule (`analysis.stats.verdicts.judge`,
+Welch over the other machine's seeds) where the comparison is made (`comparisons.contrast`).
 """
 
 from __future__ import annotations
@@ -11,7 +13,6 @@ from __future__ import annotations
 import numpy as np
 
 from analysis.stats import verdicts
-from analysis.study import comparisons as study
 
 # Parameters the runner adds for the notebook's own bookkeeping; they change no number.
 BOOKKEEPING = {"run_name", "profile", "output_dir", "data_dir", "code_version", "skip_bad_entries"}
@@ -62,19 +63,10 @@ def counterpart(published: dict[str, dict], other_runs: dict[str, dict], name: s
     return next((o for o, r in other_runs.items() if same_parameters(mine, r["params"])), None)
 
 
-def replication(published: dict[str, dict], other: dict, a: str, b: str) -> dict | None:
-    """a − b on test, paired over the other machine's seeds, when both runs there trained what
-    the published runs trained: does a difference seen here appear there too?"""
-    runs = other["runs"]
-    there = [counterpart(published, runs, name) for name in (a, b)]
-    if None in there:
-        return None
-    return study.paired(runs[there[0]], runs[there[1]])
-
-
 def disagrees(rep: dict | None, here: dict) -> bool:
-    """The other machine's paired result contradicts this one's: another verdict, or a
-    difference of the other sign. No replication (or one without a test) contradicts nothing."""
+    """The replication's verdict (its record from `verdicts.judge`, Welch over the other
+    machine's seeds) contradicts this one's: another verdict, or a difference of the other sign.
+    No replication (or one without a test) contradicts nothing."""
     if not rep or rep.get("p_value") is None:
         return False
     if rep["verdict"] != here["verdict"]:

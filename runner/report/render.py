@@ -163,11 +163,9 @@ def backend_check(models: dict, plan: Plan) -> dict | None:
         **{k: other.get(k) for k in ("device", "python", "matmul_precision", "source")},
         "image_size": "/".join(str(s) for s in sorted(sizes)),
         **backends.comparison(models, other, set(plan.runs)),
-        # For the pages: a − b on test over the other machine's seeds (None when not comparable).
-        "replicate": lambda a, b: backends.replication(models, other, a, b),
-        "disagrees": lambda a, b, here: backends.disagrees(
-            backends.replication(models, other, a, b), here
-        ),
+        # For the pages: does a comparison's replication (its Welch verdict, in the summary)
+        # contradict the comparison's own verdict?
+        "disagrees": lambda here: backends.disagrees(here.get("replication"), here),
     }
 
 
