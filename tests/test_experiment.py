@@ -81,6 +81,13 @@ def test_labels_are_output_indices_and_ids_map_back(data):
     assert data.ids([1]).tolist() == [5]
 
 
+def test_the_labels_of_an_empty_split_are_still_integer_indices(data):
+    # np.asarray([]) would be float64, and float labels cannot index the one-hot table in fit
+    data.splits["val"] = split("val", [])
+    labels = data.labels("val")
+    assert labels.shape == (0,) and labels.dtype == np.int64
+
+
 def test_load_data_reads_every_split_and_keeps_all_classes_in_a_slice(tiny_msl):
     d = experiment.load_data(str(tiny_msl), 8)
     assert set(d.splits) == {"train", "val", "test"}
@@ -144,6 +151,23 @@ def test_translation_accuracy_averages_the_four_directions(data):
     # 2 px: from (1, 0), (1, 3) (edge), (0, 2) (edge), (3, 2)
     assert out[2] == pytest.approx((17 + 5 + 9 + 19) / 80)
     assert experiment.translation_accuracy(ClassPixelModel(), data, []) == {}
+
+
+class CountingModel(ClassPixelModel):
+    def __init__(self):
+        self.batches = 0
+
+    def predict_on_batch(self, x):
+        self.batches += 1
+        return super().predict_on_batch(x)
+
+
+def test_no_shift_is_scored_once_and_every_other_shift_in_four_directions(data):
+    model = CountingModel()
+    experiment.translation_accuracy(model, data, [0])
+    assert model.batches == 1  # five test images, one batch: the unshifted set, once
+    experiment.translation_accuracy(model, data, [1])
+    assert model.batches == 1 + 4
 
 
 def seed_result(seed, preds, fit=None, translation=None, ms=2.0, model=None) -> SeedResult:
@@ -561,7 +585,8 @@ def test_build_model_cnn_with_its_kernels_filters_and_momentum():
 
 
 def test_build_model_refuses_an_unknown_model():
-    with pytest.raises(ValueError, match="model must be 'cnn' or 'baseline', not 'vit'"):
+    known = "'baseline', 'cnn', 'cnn_strided', 'cnn_stem2', 'cnn_valid', 'cnn_scrambled'"
+    with pytest.raises(ValueError, match=f"model must be one of {known}, not 'vit'"):
         experiment.build_model({"model": "vit", "image_size": 8}, 3, seed=0)
 
 

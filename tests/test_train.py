@@ -168,6 +168,9 @@ def test_the_cap_limits_every_weight():
 
 def test_no_class_weighting_is_all_ones():
     assert train.class_weights(Y, 4, "none", cap=2.0) == {0: 1.0, 1: 1.0, 2: 1.0, 3: 1.0}
+    # the cap limits corrections only: a cap under one does not lower unweighted classes
+    assert train.class_weights(Y, 3, "none", cap=0.5) == {0: 1.0, 1: 1.0, 2: 1.0}
+    assert train.class_weights(Y, 3, "none") == {0: 1.0, 1: 1.0, 2: 1.0}
 
 
 def test_an_unknown_class_weighting_is_refused():
@@ -269,6 +272,17 @@ def test_val_loss_clips_a_zero_probability():
     cb.on_epoch_end(0, logs)
     assert logs["val_loss"] == pytest.approx(-(math.log(1e-7) + math.log(0.75)) / 2)
     cb.on_epoch_end(1, None)  # Keras may pass no logs
+
+
+def test_val_loss_is_never_negative_when_rounding_lifts_a_probability_above_one():
+    # float32 softmax can return 1 + 2**-23 for a confident class: its log must count as 0
+    above_one = np.float32(1) + np.float32(2**-23)
+    probs = np.array([[0.0, above_one], [above_one, 0.0]], dtype=np.float32)
+    cb = train.ValSelection(lambda: probs, np.array([1, 0]), 0)
+    cb.set_model(FakeModel())
+    logs = {}
+    cb.on_epoch_end(0, logs)
+    assert logs["val_loss"] == 0.0
 
 
 def test_val_selection_keeps_the_first_best_epoch_and_restores_its_weights():
@@ -378,6 +392,34 @@ def test_the_dataset_augments_and_permutes():
     assert np.array_equal(b[0], train.permute(x, perm).astype("float32"))
     (b,) = batches_of(train.make_dataset(x, y, w, 4, None, "standard", None))
     assert b[0].shape == x.shape and not np.allclose(b[0], x)
+
+
+def dataset_ops(ds) -> dict[str, tuple[dict, list]]:
+    """The pipeline's map and prefetch ops (from its graph), with their attributes and their
+    constant inputs."""
+    import tensorflow as tf
+
+    graph = tf.compat.v1.GraphDef()
+    graph.ParseFromString(ds._as_serialized_graph().numpy())
+    consts = {n.name: n.attr["value"].tensor for n in graph.node if n.op == "Const"}
+    return {
+        n.op: (dict(n.attr), [tf.make_ndarray(consts[i]).tolist() for i in n.input if i in consts])
+        for n in graph.node
+        if n.op in ("MapDataset", "ParallelMapDatasetV2", "PrefetchDataset")
+    }
+
+
+def test_the_dataset_transforms_batches_in_parallel_in_a_fixed_order_and_prefetches():
+    import tensorflow as tf
+
+    x, y, w = images(4), np.eye(4, dtype="float32"), np.ones(4, "float32")
+    ops = dataset_ops(train.make_dataset(x, y, w, 2, 1, "none", None))
+    # parallel calls tuned by tf.data, yet batches leave in the order they came: same seed,
+    # same batches (a parallel map may otherwise hand out whichever batch is ready first)
+    attrs, inputs = ops["ParallelMapDatasetV2"]
+    assert inputs == [tf.data.AUTOTUNE] and attrs["deterministic"].s == b"true"
+    assert "MapDataset" not in ops
+    assert ops["PrefetchDataset"][1] == [tf.data.AUTOTUNE]
 
 
 def test_the_augmentation_is_seeded_by_the_run_seed_or_zero(monkeypatch):
