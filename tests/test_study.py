@@ -911,3 +911,50 @@ def test_the_128_px_family_is_judged_against_its_own_3x3_network():
     assert sized_reference(runs, "cnn", members) == ""
     runs["kernel-128-3x3"] = {"params": {**p, "image_size": 128, "epochs": 36}}
     assert sized_reference(runs, "cnn", members) == ""  # another recipe is not the reference
+
+
+def test_each_decision_at_128_px_is_its_own_family_against_the_128_px_reference():
+    """Depth, stride and padding: each family compares its members with the 3×3 network at
+    128 px (the reference's twin at that size), and Holm adjusts within the family only."""
+    at_128 = {"image_size": 128}
+    runs = {
+        "cnn": run([0.56, 0.57, 0.55]),
+        "baseline": run([0.40, 0.41, 0.39], params={"model": "baseline"}),
+        "kernel-128-3x3": run([0.51, 0.52, 0.515], params=at_128),
+        "depth-128-2": run([0.45, 0.46, 0.44], params={**at_128, "kernel_sizes": [3, 3]}),
+        "stride-128-strided": run([0.47, 0.48, 0.46], params={**at_128, "model": "cnn_strided"}),
+        "stride-128-stem2": run([0.50, 0.52, 0.51], params={**at_128, "model": "cnn_stem2"}),
+        "padding-128-valid": run([0.505, 0.52, 0.51], params={**at_128, "model": "cnn_valid"}),
+    }
+    groups = {
+        "kernel-128-3x3": "kernels-128",
+        "depth-128-2": "depth-128",
+        "stride-128-strided": "stride-128",
+        "stride-128-stem2": "stride-128",
+        "padding-128-valid": "padding-128",
+    }
+    out = findings.findings(runs, {}, "cnn", "baseline", groups)
+    expected = {
+        "depth_128": ("depth at 128 px", ["depth-128-2"]),
+        "stride_128": ("stride at 128 px", ["stride-128-strided", "stride-128-stem2"]),
+        "padding_128": ("padding at 128 px", ["padding-128-valid"]),
+    }
+    for key, (family, members) in expected.items():
+        f = out[key]
+        assert f["runs"] == ["kernel-128-3x3", *members]  # the 128 px twin is the reference
+        assert sorted(f["against_reference"]) == sorted(members)
+        for name in members:
+            acc = f["against_reference"][name]["accuracy"]
+            assert acc["family"] == family
+            assert acc["family_size"] == len(members)
+            want = verdicts.welch(
+                [r["test"]["accuracy"] for r in runs[name]["per_seed"]],
+                [r["test"]["accuracy"] for r in runs["kernel-128-3x3"]["per_seed"]],
+            )["p_value"]
+            assert acc["p_value"] == pytest.approx(want)
+            assert acc["p_holm"] >= acc["p_value"]
+    stride = out["stride_128"]["against_reference"]
+    raw = {n: c["accuracy"]["p_value"] for n, c in stride.items()}
+    assert {n: c["accuracy"]["p_holm"] for n, c in stride.items()} == pytest.approx(
+        verdicts.holm(raw)
+    )

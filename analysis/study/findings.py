@@ -178,6 +178,20 @@ def findings(
         family="depth at 128 px",
         control_family="depth capacity control at 128 px",
     )
+    # Stride and padding at 128 px, each its own family against the same 3×3 network.
+    for key, group, family in (
+        ("stride_128", "stride-128", "stride at 128 px"),
+        ("padding_128", "padding-128", "padding at 128 px"),
+    ):
+        out[key] = kernel_finding(
+            runs,
+            preds,
+            ref_128,
+            members.get(group, []),
+            **ctx,
+            family=family,
+            control_family=f"{family}, capacity control",
+        )
     out["mechanisms"] = mechanisms.findings(runs, preds, reference, baseline, members, **ctx)
     out["translation"] = translation_finding(runs, reference, baseline)
     out["recipe"] = recipe_finding(
