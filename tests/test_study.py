@@ -958,3 +958,48 @@ def test_each_decision_at_128_px_is_its_own_family_against_the_128_px_reference(
     assert {n: c["accuracy"]["p_holm"] for n, c in stride.items()} == pytest.approx(
         verdicts.holm(raw)
     )
+
+
+def test_the_colour_control_is_the_shuffled_cnn_without_colour_in_its_own_family():
+    runs = permuted_runs()
+    runs["baseline-permuted"] = run(
+        [0.20, 0.21, 0.19], params={"model": "baseline", "permute_pixels": True}
+    )
+    runs["cnn-scrambled"] = run(
+        [0.24, 0.26, 0.25], params={"model": "cnn_scrambled", "permute_pixels": True}
+    )
+    # a decoy: scrambled, but not the shuffled CNN's twin (other filters)
+    runs["decoy"] = run([0.9] * 3, params={"model": "cnn_scrambled", "filters": [8]})
+    p = controls.permutation_finding(runs, {}, "cnn", "baseline")
+    c = p["colour"]
+    assert (c["scrambled"], c["positions_only"], c["dense_shuffled"]) == (
+        "cnn-scrambled",
+        "cnn-permuted",
+        "baseline-permuted",
+    )
+    shuffled, scrambled, dense = np.mean([0.30, 0.33, 0.31]), 0.25, 0.20
+    assert c["colour"]["accuracy"]["difference"] == pytest.approx(shuffled - scrambled)
+    assert c["against_dense"]["accuracy"]["difference"] == pytest.approx(scrambled - dense)
+    assert c["lead"] == pytest.approx(shuffled - dense)
+    assert c["share"] == pytest.approx((shuffled - scrambled) / (shuffled - dense))
+    for key in ("colour", "against_dense"):
+        acc = c[key]["accuracy"]
+        assert (acc["family"], acc["family_size"]) == (controls.COLOUR, 2)
+        assert acc["p_holm"] >= acc["p_value"]
+    # the locality family keeps its own size: the colour tests are not in it
+    assert p["locality_effect"]["family_size"] == 3
+    assert "decoy" not in str(p["runs"])
+
+
+def test_no_colour_finding_without_the_scrambled_twin_or_with_no_lead():
+    runs = permuted_runs()
+    assert "colour" not in controls.permutation_finding(runs, {}, "cnn", "baseline")
+    runs["cnn-scrambled"] = run([0.2] * 3, params={"model": "cnn_scrambled", "filters": [8]})
+    assert "colour" not in controls.permutation_finding(runs, {}, "cnn", "baseline")
+    runs["cnn-scrambled"]["params"]["filters"] = [32]
+    runs["cnn-scrambled"]["params"]["permute_pixels"] = True
+    runs["baseline-permuted"] = run(
+        [0.40, 0.41, 0.39], params={"model": "baseline", "permute_pixels": True}
+    )
+    c = controls.permutation_finding(runs, {}, "cnn", "baseline")["colour"]
+    assert c["lead"] < 0 and c["share"] is None  # no lead: no share of it

@@ -12,10 +12,17 @@ import numpy as np
 
 from analysis.stats import verdicts
 from analysis.stats.verdicts import SIG_LEVEL, holm  # noqa: F401 (holm: this module's before)
-from analysis.study.comparisons import compare, original_of, seed_values, summary_row
+from analysis.study.comparisons import (
+    compare,
+    differs_only_in,
+    original_of,
+    seed_values,
+    summary_row,
+)
 
 # The families whose members are built here (Holm's correction within each).
 LOCALITY = "locality"
+COLOUR = "colour under the shuffle"
 TRANSLATION = "translation"
 
 
@@ -138,9 +145,61 @@ def permutation_finding(
         )
         effect["runs"] = list(names)
         out["locality_effect"] = effect
+    if baseline in out["runs"]:
+        colour = colour_finding(runs, preds, out["runs"][baseline]["permuted"], groups, replicas)
+        if colour:
+            out["colour"] = colour
     # The shuffled runs against their originals and the interaction: one family.
     verdicts.holm_families(verdicts.records(out))
     return out
+
+
+def colour_finding(
+    runs: dict,
+    preds: dict,
+    dense_shuffled: str,
+    groups: np.ndarray | None = None,
+    replicas: dict | None = None,
+) -> dict | None:
+    """What a position shuffle leaves the CNN: each pixel's colour (its three values stay
+    together) and every image's colour statistics, which global average pooling reads wherever
+    the pixels are. The scrambled CNN (every value shuffled, channels too) is the shuffled CNN
+    without them; its twin is the run with the same parameters on `model: cnn`. Two tests, one
+    family: what colour is worth to the shuffled CNN (twin − scrambled), and whether the CNN
+    without colour still beats the shuffled dense network (scrambled − dense). `share` is the
+    part of the shuffled CNN's lead over the shuffled dense network that colour accounts for
+    (means over seeds)."""
+    for name, m in runs.items():
+        if m.get("params", {}).get("model") != "cnn_scrambled" or "test" not in m:
+            continue
+        twin = next(
+            (
+                other
+                for other, o in runs.items()
+                if o.get("params", {}).get("model") == "cnn"
+                and "test" in o
+                and differs_only_in(m, o, {"model"})
+            ),
+            None,
+        )
+        if twin is None:
+            continue
+
+        def acc(n: str) -> float:
+            return float(runs[n]["test"]["accuracy"])
+
+        lead = acc(twin) - acc(dense_shuffled)
+        ctx = {"groups": groups, "replicas": replicas, "family": COLOUR}
+        return {
+            "scrambled": name,
+            "positions_only": twin,
+            "dense_shuffled": dense_shuffled,
+            "colour": compare(twin, name, runs, preds, **ctx),
+            "against_dense": compare(name, dense_shuffled, runs, preds, **ctx),
+            "lead": lead,
+            "share": (acc(twin) - acc(name)) / lead if lead > 0 else None,
+        }
+    return None
 
 
 def shift_drops(run: dict) -> list[float] | None:
