@@ -445,3 +445,37 @@ def test_the_mechanism_verdicts_are_holms_within_their_family():
     # translation finding's
     assert f["pooling"]["translation"]["family"] == "translation"
     assert verdicts.incomplete(f) == []
+
+
+def test_each_share_of_the_lead_has_its_interval_from_the_same_bootstrap():
+    runs = study_runs()
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 3, 90)
+    groups = np.repeat(np.arange(18), 5)
+    rates = {"cnn": 0.8, "baseline": 0.4, "locally-connected": 0.45, "dense-small": 0.3}
+    rates["cnn-flatten"] = 0.7
+    preds = {}
+    for name, rate in rates.items():
+        right = rng.random((3, 90)) < rate
+        preds[name] = {"y_true": y, "y_pred": np.where(right, y, (y + 1) % 3)}
+    s = mechanisms.shares(
+        runs, "cnn", "baseline", "locally-connected", "dense-small", "cnn-flatten", preds, groups
+    )
+    assert set(s["share_ci95"]) == {"locality", "weight_sharing", "parameter_count", "pooling"}
+    drawn = verdicts.bootstrap_accuracies(
+        {n: verdicts.correct(preds[n]) for n in sorted(rates)}, groups
+    )
+    lead = drawn["cnn"] - drawn["baseline"]
+    want = np.quantile((drawn["cnn"] - drawn["locally-connected"]) / lead, [0.025, 0.975])
+    assert s["share_ci95"]["weight_sharing"] == pytest.approx(want)
+    for lo, hi in s["share_ci95"].values():
+        assert lo < hi
+    # the chain's two shares are one split of the lead: their intervals mirror each other
+    lo_s, hi_s = s["share_ci95"]["weight_sharing"]
+    lo_l, hi_l = s["share_ci95"]["locality"]
+    assert (lo_l, hi_l) == pytest.approx((1 - hi_s, 1 - lo_s))
+    # without the test answers there is no interval, only the shares
+    assert (
+        mechanisms.shares(runs, "cnn", "baseline", "locally-connected", None, None)["share_ci95"]
+        == {}
+    )

@@ -393,3 +393,21 @@ def test_the_interaction_detectable_difference_is_caught_as_often_as_promised():
     df = se2**2 / sum(p**2 / 2 for p in pieces)
     p = 2 * stats.t.sf(np.abs(est) / np.sqrt(se2), df)
     assert abs(np.mean(p < verdicts.SIG_LEVEL) - verdicts.POWER) < 0.02
+
+
+def test_bootstrap_accuracies_are_the_replicates_the_declared_interval_draws():
+    """The per-run replicates share one draw of image groups and give, for a difference, the
+    very interval `hierarchical_bootstrap` gives (same seed, same order of draws)."""
+    rng = np.random.default_rng(3)
+    groups = np.repeat(np.arange(12), 5)
+    a = rng.random((3, 60)) < 0.7
+    b = rng.random((3, 60)) < 0.5
+    drawn = verdicts.bootstrap_accuracies({"a": a, "b": b}, groups, n_boot=500)
+    declared = verdicts.hierarchical_bootstrap([(1.0, a), (-1.0, b)], groups, n_boot=500)
+    lo, hi = np.quantile(drawn["a"] - drawn["b"], [0.025, 0.975])
+    assert [lo, hi] == pytest.approx(declared["ci95"])
+    # one shared draw of groups: a run answered like another (one seed each) draws the same
+    same = verdicts.bootstrap_accuracies({"x": a[:1], "y": a[:1].copy()}, groups, n_boot=200)
+    np.testing.assert_array_equal(same["x"], same["y"])
+    always = verdicts.bootstrap_accuracies({"r": np.ones((2, 60), bool)}, groups, n_boot=50)
+    np.testing.assert_allclose(always["r"], 1.0)

@@ -126,6 +126,26 @@ def hierarchical_bootstrap(
     }
 
 
+def bootstrap_accuracies(
+    correct: dict[str, np.ndarray], groups: np.ndarray, n_boot: int = N_BOOT, seed: int = 0
+) -> dict[str, np.ndarray]:
+    """Each run's test accuracy in every replicate of the hierarchical bootstrap (its seeds
+    drawn with replacement, then one draw of image groups shared by all runs), for statistics
+    that are not a weighted sum of accuracies, such as a share of a lead."""
+    rng = np.random.default_rng(seed)
+    groups = np.asarray(groups)
+    k = int(groups.max()) + 1
+    sizes = np.bincount(groups, minlength=k).astype(float)
+    counts = rng.multinomial(k, np.full(k, 1.0 / k), size=n_boot).astype(float)
+    n_images = counts @ sizes
+    out = {}
+    for name, c in correct.items():
+        s = _group_sums(c, groups, k)
+        rows = rng.integers(0, len(s), size=(n_boot, len(s)))
+        out[name] = (s[rows].mean(axis=1) * counts).sum(axis=1) / n_images
+    return out
+
+
 def welch(a: list[float], b: list[float]) -> dict:
     """a − b in mean, with Welch's t-test (unequal variances) over the seeds' values."""
     from scipy import stats

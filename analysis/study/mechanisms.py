@@ -199,7 +199,7 @@ def findings(
         )
         out["data_size"] = f
     if lc:
-        out["shares"] = shares(runs, reference, baseline, lc, dense, flat)
+        out["shares"] = shares(runs, reference, baseline, lc, dense, flat, preds, groups)
     recipe = _find(runs, mech, model="baseline")
     if recipe:
         out["recipe_confound"] = recipe_confound(runs, baseline, recipe, reference)
@@ -267,26 +267,49 @@ def interaction(
 
 
 def shares(
-    runs: dict, reference: str, baseline: str, lc: str, dense: str | None, flat: str | None
+    runs: dict,
+    reference: str,
+    baseline: str,
+    lc: str,
+    dense: str | None,
+    flat: str | None,
+    preds: dict | None = None,
+    groups: np.ndarray | None = None,
 ) -> dict:
     """The CNN's lead over the baseline in test accuracy, and each step's part of it (means
     over seeds): the chain's two parts add up to the lead; parameter count and pooling are
-    read against the same lead."""
+    read against the same lead. With the runs' test answers and the image groups, each share
+    gets a 95 % interval from the hierarchical bootstrap (seeds, then groups): how far off the
+    share could be."""
 
     def acc(n: str) -> float:
         return float(runs[n]["test"]["accuracy"])
 
-    lead = acc(reference) - acc(baseline)
-    parts = {"locality": acc(lc) - acc(baseline), "weight_sharing": acc(reference) - acc(lc)}
+    steps = {"locality": (lc, baseline), "weight_sharing": (reference, lc)}
     if dense:
-        parts["parameter_count"] = acc(dense) - acc(baseline)
+        steps["parameter_count"] = (dense, baseline)
     if flat:
-        parts["pooling"] = acc(reference) - acc(flat)
-    return {
+        steps["pooling"] = (reference, flat)
+    lead = acc(reference) - acc(baseline)
+    parts = {k: acc(a) - acc(b) for k, (a, b) in steps.items()}
+    out = {
         "lead": lead,
         "points": parts,
         "share": {k: (v / lead if lead else None) for k, v in parts.items()},
+        "share_ci95": {},
     }
+    names = {reference, baseline, *(n for pair in steps.values() for n in pair)}
+    if groups is None or not preds or not names <= set(preds):
+        return out
+    drawn = verdicts.bootstrap_accuracies(
+        {n: verdicts.correct(preds[n]) for n in sorted(names)}, groups
+    )
+    drawn_lead = drawn[reference] - drawn[baseline]
+    for k, (a, b) in steps.items():
+        ratio = (drawn[a] - drawn[b]) / np.where(drawn_lead == 0, np.nan, drawn_lead)
+        lo, hi = np.nanquantile(ratio, [0.025, 0.975])
+        out["share_ci95"][k] = [float(lo), float(hi)]
+    return out
 
 
 def recipe_confound(runs: dict, baseline: str, variant: str, reference: str) -> dict:
