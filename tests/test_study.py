@@ -1003,3 +1003,34 @@ def test_no_colour_finding_without_the_scrambled_twin_or_with_no_lead():
     )
     c = controls.permutation_finding(runs, {}, "cnn", "baseline")["colour"]
     assert c["lead"] < 0 and c["share"] is None  # no lead: no share of it
+
+
+def test_the_colour_share_has_its_interval_from_the_declared_bootstrap():
+    runs = permuted_runs()
+    runs["baseline-permuted"] = run(
+        [0.20, 0.21, 0.19], params={"model": "baseline", "permute_pixels": True}
+    )
+    runs["cnn-scrambled"] = run(
+        [0.24, 0.26, 0.25], params={"model": "cnn_scrambled", "permute_pixels": True}
+    )
+    rng = np.random.default_rng(1)
+    y = rng.integers(0, 3, 60)
+    groups = np.repeat(np.arange(12), 5)
+    rates = {"cnn-permuted": 0.6, "cnn-scrambled": 0.5, "baseline-permuted": 0.3}
+    files = np.array([f"{i:04d}MR.jpg" for i in range(60)])
+    preds = {
+        n: {
+            "files": files,
+            "y_true": y,
+            "y_pred": np.where(rng.random((3, 60)) < r, y, (y + 1) % 3),
+            "seeds": np.array([0, 1, 2]),
+        }
+        for n, r in rates.items()
+    }
+    c = controls.colour_finding(runs, preds, "baseline-permuted", groups)
+    drawn = verdicts.bootstrap_accuracies({n: verdicts.correct(preds[n]) for n in rates}, groups)
+    ratio = (drawn["cnn-permuted"] - drawn["cnn-scrambled"]) / (
+        drawn["cnn-permuted"] - drawn["baseline-permuted"]
+    )
+    assert c["share_ci95"] == pytest.approx(np.quantile(ratio, [0.025, 0.975]))
+    assert controls.colour_finding(runs, {}, "baseline-permuted", groups)["share_ci95"] is None

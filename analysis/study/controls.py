@@ -168,7 +168,8 @@ def colour_finding(
     family: what colour is worth to the shuffled CNN (twin − scrambled), and whether the CNN
     without colour still beats the shuffled dense network (scrambled − dense). `share` is the
     part of the shuffled CNN's lead over the shuffled dense network that colour accounts for
-    (means over seeds)."""
+    (means over seeds), with its interval from the hierarchical bootstrap when the runs' test
+    answers and the image groups are given."""
     for name, m in runs.items():
         if m.get("params", {}).get("model") != "cnn_scrambled" or "test" not in m:
             continue
@@ -190,6 +191,15 @@ def colour_finding(
 
         lead = acc(twin) - acc(dense_shuffled)
         ctx = {"groups": groups, "replicas": replicas, "family": COLOUR}
+        share_ci95 = None
+        three = (twin, name, dense_shuffled)
+        if lead > 0 and groups is not None and all(n in preds for n in three):
+            drawn = verdicts.bootstrap_accuracies(
+                {n: verdicts.correct(preds[n]) for n in three}, groups
+            )
+            drawn_lead = drawn[twin] - drawn[dense_shuffled]
+            ratio = (drawn[twin] - drawn[name]) / np.where(drawn_lead == 0, np.nan, drawn_lead)
+            share_ci95 = [float(q) for q in np.nanquantile(ratio, [0.025, 0.975])]
         return {
             "scrambled": name,
             "positions_only": twin,
@@ -198,6 +208,7 @@ def colour_finding(
             "against_dense": compare(name, dense_shuffled, runs, preds, **ctx),
             "lead": lead,
             "share": (acc(twin) - acc(name)) / lead if lead > 0 else None,
+            "share_ci95": share_ci95,
         }
     return None
 
