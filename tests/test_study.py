@@ -173,7 +173,7 @@ def test_kernel_finding_chooses_on_val_and_matches_the_capacity_control():
     # the three comparisons with the reference are one family: Holm adjusts their p-values
     raw = {n: c["accuracy"]["p_value"] for n, c in k["against_reference"].items()}
     assert k["holm"].keys() == raw.keys()
-    assert {n: h["p_adjusted"] for n, h in k["holm"].items()} == pytest.approx(controls.holm(raw))
+    assert {n: h["p_adjusted"] for n, h in k["holm"].items()} == pytest.approx(verdicts.holm(raw))
     assert all(h["p_adjusted"] >= raw[n] for n, h in k["holm"].items())
     # the verdict stated is Holm's: a raw p under 5 % that the correction lifts is not a difference
     for n, c in k["against_reference"].items():
@@ -863,15 +863,15 @@ def test_the_val_test_gap_splits_into_appearance_and_class_mix():
 
 
 def test_holm_adjusts_a_family_of_p_values_step_down():
-    adj = controls.holm({"a": 0.01, "b": 0.045, "c": 0.12, "d": 0.57, "e": None})
+    adj = verdicts.holm({"a": 0.01, "b": 0.045, "c": 0.12, "d": 0.57, "e": None})
     # sorted 0.01, 0.045, 0.12, 0.57: times 4, 3, 2, 1, kept monotone
     assert adj["a"] == pytest.approx(0.04) and adj["b"] == pytest.approx(0.135)
     assert adj["c"] == pytest.approx(0.24) and adj["d"] == pytest.approx(0.57)
     assert adj["e"] is None
     # monotone: a larger raw p never gets a smaller adjusted one; capped at 1
-    adj = controls.holm({"a": 0.03, "b": 0.031, "c": 0.9})
+    adj = verdicts.holm({"a": 0.03, "b": 0.031, "c": 0.9})
     assert adj["a"] == pytest.approx(0.09) and adj["b"] == pytest.approx(0.09)
-    assert controls.holm({"a": 0.6, "b": 0.7}) == {"a": 1.0, "b": 1.0}
+    assert verdicts.holm({"a": 0.6, "b": 0.7}) == {"a": 1.0, "b": 1.0}
 
 
 def test_size_and_length_keeps_only_runs_that_change_input_size_or_epochs():

@@ -248,11 +248,15 @@ def draw_all(
     table = found.get("table", [])
     if table:
         out["headline"] = headline(table, runs, fig_dir / "headline.png", base)
-        # the data-size runs are the same networks on less data: their own figure shows them
+        # the data-size runs are the same networks on less data: their own figure shows them;
+        # the shuffled-input controls cost what their unshuffled networks cost, and the
+        # interpretation page shows them beside those
         fresh = [
             r
             for r in table
-            if not runs[r["run"]].get("same_computation_as") and groups.get(r["run"]) != "data-size"
+            if not runs[r["run"]].get("same_computation_as")
+            and groups.get(r["run"]) != "data-size"
+            and not runs[r["run"]].get("params", {}).get("permute_pixels")
         ]
         out["accuracy_vs_parameters"] = tradeoff(
             fresh,

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from analysis.stats import verdicts
-from analysis.stats.verdicts import SIG_LEVEL, holm  # noqa: F401 (holm: this module's before)
+from analysis.stats.verdicts import SIG_LEVEL
 from analysis.study.comparisons import (
     compare,
     differs_only_in,
