@@ -7,7 +7,7 @@ import pytest
 
 from analysis.stats import verdicts
 from analysis.study import comparisons as study
-from analysis.study import findings, mechanisms
+from analysis.study import controls, findings, mechanisms
 from tests.test_study import predictions, run
 
 MEMBERS = {
@@ -479,3 +479,111 @@ def test_each_share_of_the_lead_has_its_interval_from_the_same_bootstrap():
         mechanisms.shares(runs, "cnn", "baseline", "locally-connected", None, None)["share_ci95"]
         == {}
     )
+
+
+def test_a_tie_on_val_keeps_the_baselines_own_recipe():
+    runs = study_runs()
+    for own, other in zip(
+        runs["baseline"]["per_seed"], runs["baseline-cnn-recipe"]["per_seed"], strict=True
+    ):
+        other["val"]["macro_f1"] = own["val"]["macro_f1"]
+    r = mechanisms.findings(runs, {}, "cnn", "baseline", MEMBERS)["recipe_confound"]
+    assert r["difference"] == 0.0 and r["own_is_better_on_val"] is True
+
+
+def chain_shares(right_groups: dict, groups_given=True) -> dict:
+    """`shares` over the chain alone, each run answering the named groups of 12 images right."""
+    preds, groups = grouped_predictions(right_groups)
+    runs = study_runs()
+    return mechanisms.shares(
+        runs,
+        "cnn",
+        "baseline",
+        "locally-connected",
+        None,
+        None,
+        preds,
+        groups if groups_given else None,
+    )
+
+
+def test_a_share_interval_leaves_out_the_replicates_without_a_lead():
+    """The CNN and the baseline differ on group 0 alone: a replicate that does not draw it has
+    no lead to share (about a third of them), and the share is read from the others."""
+    right = {"cnn": range(10), "baseline": range(1, 10), "locally-connected": [0, *range(2, 10)]}
+    s = chain_shares(right)["share_ci95"]
+    assert set(s) == {"locality", "weight_sharing"}
+    assert np.isfinite(np.concatenate(list(s.values()))).all()
+
+
+def test_a_share_interval_where_the_lead_is_the_whole_scale():
+    """The CNN right everywhere, the baseline nowhere: a lead of exactly 1 in every replicate,
+    so each share's interval is its part's own interval."""
+    right = {"cnn": range(10), "baseline": range(0), "locally-connected": range(5)}
+    s = chain_shares(right)["share_ci95"]
+    lo, hi = s["weight_sharing"]
+    assert 0 < lo < 0.5 < hi < 1
+    assert s["locality"] == pytest.approx([1 - hi, 1 - lo])
+    # the test answers without the image groups: no interval
+    assert chain_shares(right, groups_given=False)["share_ci95"] == {}
+
+
+def test_the_narrowed_network_is_found_behind_members_of_other_kinds():
+    runs = study_runs()
+    runs["lc-small"] = run([0.30, 0.31, 0.32], params={"model": "locally_connected"})
+    runs["lc-small"]["model"]["parameters"] = runs["cnn"]["model"]["parameters"] * 0.95
+    members = {**MEMBERS, "mechanisms": [*MEMBERS["mechanisms"], "lc-small"]}
+    f = mechanisms.findings(runs, {}, "cnn", "baseline", members)
+    assert f["runs"]["locally_connected_small"] == "lc-small"
+    assert f["sharing_at_equal_parameters"]["b"] == "lc-small"
+
+
+def test_the_flatten_head_is_not_any_cnn_among_the_members():
+    runs = study_runs()
+    runs["cnn-again"] = run([0.5, 0.5, 0.5])  # the reference network once more, GAP head
+    members = {**MEMBERS, "mechanisms": ["cnn-again", *MEMBERS["mechanisms"]]}
+    f = mechanisms.findings(runs, {}, "cnn", "baseline", members)
+    assert f["runs"]["flatten_head"] == "cnn-flatten" and f["pooling"]["b"] == "cnn-flatten"
+
+
+def test_without_the_mechanism_runs_only_the_run_list_and_the_curve():
+    runs = {k: v for k, v in study_runs().items() if k in ("cnn", "baseline")}
+    f = mechanisms.findings(runs, {}, "cnn", "baseline", MEMBERS)
+    assert list(f) == ["runs", "data_size_curve"] and f["runs"] == {}
+
+
+def test_the_pooling_translation_verdict_measures_what_the_translation_finding_does():
+    """Both verdicts of the translation family are on accuracy points lost at the largest
+    shift: one unit within the family, named on the record."""
+    runs = study_runs()
+    runs["baseline"]["translation"] = curve([0.3, 0.3, 0.3])
+    t = mechanisms.findings(runs, {}, "cnn", "baseline", MEMBERS)["pooling"]["translation"]
+    other = controls.translation_finding(runs, "cnn", "baseline")["comparison"]
+    assert t["family"] == other["family"] == "translation"
+    assert t["metric"] == other["metric"] == "accuracy lost at the largest shift"
+
+
+def test_a_member_without_recorded_parameters_is_passed_over():
+    runs = study_runs()
+    runs["unrecorded"] = {"test": {"accuracy": 0.5}}  # evaluated, its parameters not recorded
+    order = ["unrecorded", "cnn-flatten"]
+    assert mechanisms._find(runs, order, model="cnn", head="flatten") == "cnn-flatten"
+
+
+def test_the_curve_reads_a_missing_spread_as_none_measured():
+    runs = study_runs()
+    del runs["cnn-data-10"]["test"]["accuracy_std"]  # a record without the seeds' spread
+    c = mechanisms.data_size_curve(runs, ["cnn-data-10"], "cnn", "baseline")
+    assert [r["accuracy_std"] for r in c["cnn"]] == [0.0, 0.0]
+
+
+def test_the_findings_give_each_share_its_interval_from_the_test_answers():
+    right = {"cnn": range(9), "baseline": range(3), "locally-connected": range(5)}
+    right |= {"dense-small": range(2), "cnn-flatten": range(8)}
+    preds, groups = grouped_predictions(right)
+    runs = study_runs()
+    f = mechanisms.findings(runs, preds, "cnn", "baseline", MEMBERS, groups=groups)
+    args = ("cnn", "baseline", "locally-connected", "dense-small", "cnn-flatten")
+    want = mechanisms.shares(runs, *args, preds, groups)["share_ci95"]
+    assert set(want) == {"locality", "weight_sharing", "parameter_count", "pooling"}
+    assert f["shares"]["share_ci95"] == want

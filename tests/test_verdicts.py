@@ -57,6 +57,7 @@ def design_effect_by_hand(correct, groups):
         ([1, 1, 0, 1, 0, 0, 1], [0, 0, 1, 1, 4, 4, 4]),  # ids 2 and 3 unused
         ([1, 0, 1, 1, 1, 0], [0, 0, 0, 1, 1, 1]),  # two groups
         ([0, 1, 1, 1, 0, 0, 1, 0, 1], [2, 0, 1, 2, 0, 1, 2, 0, 1]),  # no id 3 above the max
+        ([1, 0, 1, 1, 0, 1], [0, 0, 1, 2, 2, 2]),  # group 1 is a single image, still a group
     ],
 )
 def test_design_effect_equals_its_formula(correct, groups):
@@ -125,6 +126,8 @@ def test_welch_is_scipys_and_the_contrast_generalises_it():
     w = verdicts.welch(a, b)
     assert w["p_value"] == pytest.approx(stats.ttest_ind(a, b, equal_var=False).pvalue)
     assert w["difference"] == pytest.approx(np.mean(a) - np.mean(b))
+    # the record a secondary metric is shown from: both sides' seeds and the test's name
+    assert (w["a"], w["b"], w["test"]) == (a, b, "Welch's t-test over seeds")
     c = verdicts.welch_contrast([(1, a), (-1, b)])
     assert c["p_value"] == pytest.approx(w["p_value"])
     # an interaction of four runs: (a − b) − (c − d)
@@ -411,3 +414,33 @@ def test_bootstrap_accuracies_are_the_replicates_the_declared_interval_draws():
     np.testing.assert_array_equal(same["x"], same["y"])
     always = verdicts.bootstrap_accuracies({"r": np.ones((2, 60), bool)}, groups, n_boot=50)
     np.testing.assert_allclose(always["r"], 1.0)
+
+
+def test_identical_runs_give_an_interval_of_zero_that_does_not_exclude_zero():
+    """a − a with one seed each: every replicate draws the same images for both, so the
+    interval is exactly [0, 0], and a difference of exactly zero is no difference."""
+    groups = np.repeat(np.arange(10), 3)
+    a = (np.arange(30) % 4 == 0)[None, :]
+    r = verdicts.hierarchical_bootstrap([(1.0, a), (-1.0, a.copy())], groups, n_boot=200)
+    assert r["ci95"] == [0.0, 0.0] and r["excludes_zero"] is False
+
+
+def test_incomplete_names_the_root_and_every_member_of_a_list():
+    bare = {"verdict": verdicts.DIFFERENCE, "p_value": 0.01}
+    assert verdicts.incomplete(bare) == [
+        (".", ["family", "family_size", "p_holm", "ci95", "interval", "detectable"])
+    ]
+    missing = [name for name, _ in verdicts.incomplete({"x": [dict(bare), dict(bare)]})]
+    assert missing == [".x[0]", ".x[1]"]
+
+
+def test_holm_families_leaves_a_verdict_that_judge_did_not_make():
+    """A record without terms (an older form of verdict) or without a family has no test to
+    adjust: it keeps its p and its verdict."""
+    judged = with_p(0.01, "x")
+    no_terms = {"family": "x", "p_value": 0.04, "p_holm": 0.04, "verdict": verdicts.DIFFERENCE}
+    no_family = {k: v for k, v in with_p(0.02, "x").items() if k != "family"}
+    verdicts.holm_families([judged, no_terms, no_family])
+    assert (judged["p_holm"], judged["family_size"]) == (0.01, 1)
+    assert (no_terms["p_holm"], no_terms["verdict"]) == (0.04, verdicts.DIFFERENCE)
+    assert no_family["p_holm"] == 0.02 and "family" not in no_family
