@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from analysis.stats import verdicts
+from analysis.stats import bootstrap, verdicts
 from analysis.study import comparisons as study
 from analysis.study import controls, findings, mechanisms
 from tests.test_study import predictions, run
@@ -231,7 +231,7 @@ def test_the_data_size_interaction_is_decided_with_its_grouped_interval():
     preds, groups = grouped_predictions(dict(zip(names, halves, strict=True)))
     terms = [(1.0, "cnn-data-10"), (-1.0, "baseline-data-10"), (-1.0, "cnn"), (1.0, "baseline")]
     got = mechanisms.interaction(terms, runs, preds, groups)
-    want = verdicts.hierarchical_bootstrap(
+    want = bootstrap.hierarchical_bootstrap(
         [(w, verdicts.correct(preds[n])) for w, n in terms], groups
     )
     assert got["ci95"] == want["ci95"] and got["image_groups"] == 10
@@ -462,7 +462,7 @@ def test_each_share_of_the_lead_has_its_interval_from_the_same_bootstrap():
         runs, "cnn", "baseline", "locally-connected", "dense-small", "cnn-flatten", preds, groups
     )
     assert set(s["share_ci95"]) == {"locality", "weight_sharing", "parameter_count", "pooling"}
-    drawn = verdicts.bootstrap_accuracies(
+    drawn = bootstrap.bootstrap_accuracies(
         {n: verdicts.correct(preds[n]) for n in sorted(rates)}, groups
     )
     lead = drawn["cnn"] - drawn["baseline"]

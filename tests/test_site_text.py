@@ -15,7 +15,7 @@ import yaml
 
 from analysis import paths
 from analysis.figures import display
-from analysis.stats import verdicts
+from analysis.stats import bootstrap, verdicts
 from runner.report import render
 from tests import site_text
 
@@ -171,13 +171,13 @@ def _summary() -> dict:
     return json.loads((paths.ROOT / info["results"] / "_study" / "summary.json").read_text())
 
 
-# How the glossary may name each level of verdicts.GROUPINGS (a reader knows an instrument as a
+# How the glossary may name each level of bootstrap.GROUPINGS (a reader knows an instrument as a
 # camera).
 LEVEL_WORDS = {"instrument": ("instrument", "camera")}
 
 
 def _levels_named(text: str) -> set[str]:
-    levels = {level for g in verdicts.GROUPINGS for level in g.split(" + ")}
+    levels = {level for g in bootstrap.GROUPINGS for level in g.split(" + ")}
     return {
         level
         for level in levels
@@ -197,10 +197,10 @@ def _tests_named(findings) -> set[str]:
 
 
 def test_the_glossary_defines_the_interval_the_site_computes(built):
-    """The interval on every page is analysis.stats.verdicts' hierarchical bootstrap (seeds,
+    """The interval on every page is analysis.stats.bootstrap's hierarchical bootstrap (seeds,
     then groups of test images): the glossary says so, and the run pages show it."""
-    method = verdicts.hierarchical_bootstrap.__name__.replace("_", " ")  # "hierarchical bootstrap"
-    level = inspect.signature(verdicts.hierarchical_bootstrap).parameters["level"].default
+    method = bootstrap.hierarchical_bootstrap.__name__.replace("_", " ")  # "hierarchical bootstrap"
+    level = inspect.signature(bootstrap.hierarchical_bootstrap).parameters["level"].default
     terms = _glossary()
     for term in ("interval", "confidence interval"):
         text = terms[term]
@@ -215,11 +215,11 @@ def test_the_glossary_defines_the_interval_the_site_computes(built):
     summary = json.loads((results / "_study" / "summary.json").read_text())
     chosen = summary["findings"]["grouping"]["chosen"]
     assert _levels_named(terms["bootstrap"]) == set(chosen.split(" + ")), (chosen, "bootstrap")
-    # The intervals the site prints are that function's output, as verdicts.py computes it.
+    # The intervals the site prints are that function's output, as bootstrap.py computes it.
     intervals = summary["findings"]["intervals"]
-    probe = verdicts.hierarchical_bootstrap([(1.0, np.ones((2, 4), bool))], np.arange(4), 10)
+    probe = bootstrap.hierarchical_bootstrap([(1.0, np.ones((2, 4), bool))], np.arange(4), 10)
     assert intervals and all(set(iv) == set(probe) for iv in intervals.values())
-    assert {iv["replicates"] for iv in intervals.values()} == {verdicts.N_BOOT}
+    assert {iv["replicates"] for iv in intervals.values()} == {bootstrap.N_BOOT}
     _, html = built
     shown = 0
     for name, iv in intervals.items():
@@ -266,7 +266,7 @@ def test_the_glossary_states_the_verdict_rule_the_code_applies(built):
     text = _glossary()["verdict"]
     rule = _summary()["findings"]["rule"]
     assert rule["primary"] == verdicts.PRIMARY and rule["significance"] == verdicts.SIG_LEVEL
-    level = inspect.signature(verdicts.hierarchical_bootstrap).parameters["level"].default
+    level = inspect.signature(bootstrap.hierarchical_bootstrap).parameters["level"].default
     welch = verdicts.welch([0.5, 0.6], [0.4, 0.5])["test"]
     primary = f"{rule['primary']['split']} {rule['primary']['metric']}"
     p_rule = f"p < {rule['significance']:g}"

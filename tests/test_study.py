@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from analysis.stats import verdicts
+from analysis.stats import bootstrap, verdicts
 from analysis.study import comparisons as study
 from analysis.study import controls, findings, scout
 
@@ -1028,7 +1028,7 @@ def test_the_colour_share_has_its_interval_from_the_declared_bootstrap():
         for n, r in rates.items()
     }
     c = controls.colour_finding(runs, preds, "baseline-permuted", groups)
-    drawn = verdicts.bootstrap_accuracies({n: verdicts.correct(preds[n]) for n in rates}, groups)
+    drawn = bootstrap.bootstrap_accuracies({n: verdicts.correct(preds[n]) for n in rates}, groups)
     ratio = (drawn["cnn-permuted"] - drawn["cnn-scrambled"]) / (
         drawn["cnn-permuted"] - drawn["baseline-permuted"]
     )

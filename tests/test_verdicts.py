@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from analysis.stats import verdicts
+from analysis.stats import bootstrap, verdicts
 
 FILES = [
     "calibrated/0830MR0036510000500684E01_DRCL.JPG",
@@ -19,24 +19,24 @@ FILES = [
 
 
 def test_groupings_are_prefixes_of_the_file_name():
-    assert verdicts.group_ids(FILES, "sol").tolist() == [0, 0, 0, 0, 1]
+    assert bootstrap.group_ids(FILES, "sol").tolist() == [0, 0, 0, 0, 1]
     # 0830ML sorts before 0830MR
-    assert verdicts.group_ids(FILES, "sol + instrument").tolist() == [1, 1, 1, 0, 2]
-    assert len(set(verdicts.group_ids(FILES, "sol + instrument + sequence"))) == 4
+    assert bootstrap.group_ids(FILES, "sol + instrument").tolist() == [1, 1, 1, 0, 2]
+    assert len(set(bootstrap.group_ids(FILES, "sol + instrument + sequence"))) == 4
     with pytest.raises(KeyError):
-        verdicts.group_ids(FILES, "camera")
+        bootstrap.group_ids(FILES, "camera")
 
 
 def test_design_effect_is_one_for_mixed_groups_and_the_group_size_for_uniform_ones():
     n, size = 400, 8
     groups = np.repeat(np.arange(n // size), size)
     uniform = (np.arange(n // size) % 2).repeat(size).astype(float)  # a burst all right or wrong
-    assert verdicts.design_effect(uniform, groups) == pytest.approx(size, rel=0.05)
+    assert bootstrap.design_effect(uniform, groups) == pytest.approx(size, rel=0.05)
     mixed = np.tile([0.0, 1.0], n // 2)  # every group half right: no group effect at all
-    assert verdicts.design_effect(mixed, groups) < 0.1
+    assert bootstrap.design_effect(mixed, groups) < 0.1
     rng = np.random.default_rng(1)
     random = rng.integers(0, 2, n).astype(float)
-    assert 0.5 < verdicts.design_effect(random, groups) < 1.6
+    assert 0.5 < bootstrap.design_effect(random, groups) < 1.6
 
 
 def design_effect_by_hand(correct, groups):
@@ -62,18 +62,18 @@ def design_effect_by_hand(correct, groups):
 )
 def test_design_effect_equals_its_formula(correct, groups):
     want = design_effect_by_hand(correct, groups)
-    got = verdicts.design_effect(np.asarray(correct, bool), np.asarray(groups))
+    got = bootstrap.design_effect(np.asarray(correct, bool), np.asarray(groups))
     assert got == pytest.approx(want, rel=1e-12)
 
 
 def test_design_effect_of_one_group_or_no_spread():
-    assert verdicts.design_effect(np.asarray([1.0, 0.0, 1.0]), np.zeros(3, int)) == np.inf
-    assert verdicts.design_effect(np.ones(4), np.asarray([0, 0, 1, 1])) == 1.0
+    assert bootstrap.design_effect(np.asarray([1.0, 0.0, 1.0]), np.zeros(3, int)) == np.inf
+    assert bootstrap.design_effect(np.ones(4), np.asarray([0, 0, 1, 1])) == 1.0
 
 
 def test_choose_grouping_takes_the_largest_design_effect_and_counts_groups():
     correct = np.asarray([1, 1, 1, 1, 0], float)
-    got = verdicts.choose_grouping(correct, FILES)
+    got = bootstrap.choose_grouping(correct, FILES)
     effects = {k: v["design_effect"] for k, v in got["groupings"].items()}
     assert got["chosen"] == max(effects, key=effects.get)
     assert got["groupings"]["sol"]["groups"] == 2 and got["images"] == 5
@@ -102,7 +102,7 @@ def test_hierarchical_bootstrap_matches_the_definition():
     a = rng.random((3, n)) < burst
     b = rng.random((3, n)) < burst * 0.7
     terms = [(1.0, a), (-1.0, b)]
-    fast = verdicts.hierarchical_bootstrap(terms, groups, n_boot=4000, seed=3)
+    fast = bootstrap.hierarchical_bootstrap(terms, groups, n_boot=4000, seed=3)
     slow = naive_bootstrap(terms, groups, 4000, np.random.default_rng(4))
     assert fast["estimate"] == pytest.approx(a.mean() - b.mean())
     lo, hi = np.quantile(slow, [0.025, 0.975])
@@ -115,8 +115,8 @@ def test_grouped_interval_is_wider_than_the_image_interval_when_bursts_agree():
     groups = np.repeat(np.arange(50), 10)
     burst = (np.arange(50) % 2).repeat(10).astype(bool)  # whole bursts right or wrong
     one_seed = burst[None, :]
-    grouped = verdicts.hierarchical_bootstrap([(1.0, one_seed)], groups, seed=0)
-    single = verdicts.hierarchical_bootstrap([(1.0, one_seed)], np.arange(500), seed=0)
+    grouped = bootstrap.hierarchical_bootstrap([(1.0, one_seed)], groups, seed=0)
+    single = bootstrap.hierarchical_bootstrap([(1.0, one_seed)], np.arange(500), seed=0)
     width = lambda r: r["ci95"][1] - r["ci95"][0]  # noqa: E731
     assert width(grouped) > 2.5 * width(single)
 
@@ -173,7 +173,7 @@ def test_correct_compares_each_seed_with_the_truth_and_groups_ignore_folders():
     pred = {"y_true": np.asarray([0, 1, 2]), "y_pred": np.asarray([[0, 1, 0], [2, 1, 2]])}
     assert verdicts.correct(pred).tolist() == [[True, True, False], [False, True, True]]
     nested = ["a/b/0830MR0036510000500684E01_DRCL.JPG", "c/0830MR0036520000500686E01_DRCL.JPG"]
-    assert verdicts.group_ids(nested, "sol + instrument").tolist() == [0, 0]
+    assert bootstrap.group_ids(nested, "sol + instrument").tolist() == [0, 0]
 
 
 def test_welch_with_one_seed_on_one_side_or_one_side_without_spread():
@@ -218,8 +218,8 @@ def test_the_bootstrap_records_its_level_and_replicates():
     groups = np.repeat(np.arange(30), 4)
     rng = np.random.default_rng(2)
     a = rng.random((3, 120)) < 0.6
-    wide = verdicts.hierarchical_bootstrap([(1.0, a)], groups, n_boot=2000, level=0.95)
-    narrow = verdicts.hierarchical_bootstrap([(1.0, a)], groups, n_boot=2000, level=0.5)
+    wide = bootstrap.hierarchical_bootstrap([(1.0, a)], groups, n_boot=2000, level=0.95)
+    narrow = bootstrap.hierarchical_bootstrap([(1.0, a)], groups, n_boot=2000, level=0.5)
     assert wide["replicates"] == 2000
     # the same replicates: the 50 % interval lies inside the 95 % one, on both sides
     assert wide["ci95"][0] < narrow["ci95"][0] < narrow["ci95"][1] < wide["ci95"][1]
@@ -405,14 +405,14 @@ def test_bootstrap_accuracies_are_the_replicates_the_declared_interval_draws():
     groups = np.repeat(np.arange(12), 5)
     a = rng.random((3, 60)) < 0.7
     b = rng.random((3, 60)) < 0.5
-    drawn = verdicts.bootstrap_accuracies({"a": a, "b": b}, groups, n_boot=500)
-    declared = verdicts.hierarchical_bootstrap([(1.0, a), (-1.0, b)], groups, n_boot=500)
+    drawn = bootstrap.bootstrap_accuracies({"a": a, "b": b}, groups, n_boot=500)
+    declared = bootstrap.hierarchical_bootstrap([(1.0, a), (-1.0, b)], groups, n_boot=500)
     lo, hi = np.quantile(drawn["a"] - drawn["b"], [0.025, 0.975])
     assert [lo, hi] == pytest.approx(declared["ci95"])
     # one shared draw of groups: a run answered like another (one seed each) draws the same
-    same = verdicts.bootstrap_accuracies({"x": a[:1], "y": a[:1].copy()}, groups, n_boot=200)
+    same = bootstrap.bootstrap_accuracies({"x": a[:1], "y": a[:1].copy()}, groups, n_boot=200)
     np.testing.assert_array_equal(same["x"], same["y"])
-    always = verdicts.bootstrap_accuracies({"r": np.ones((2, 60), bool)}, groups, n_boot=50)
+    always = bootstrap.bootstrap_accuracies({"r": np.ones((2, 60), bool)}, groups, n_boot=50)
     np.testing.assert_allclose(always["r"], 1.0)
 
 
@@ -421,7 +421,7 @@ def test_identical_runs_give_an_interval_of_zero_that_does_not_exclude_zero():
     interval is exactly [0, 0], and a difference of exactly zero is no difference."""
     groups = np.repeat(np.arange(10), 3)
     a = (np.arange(30) % 4 == 0)[None, :]
-    r = verdicts.hierarchical_bootstrap([(1.0, a), (-1.0, a.copy())], groups, n_boot=200)
+    r = bootstrap.hierarchical_bootstrap([(1.0, a), (-1.0, a.copy())], groups, n_boot=200)
     assert r["ci95"] == [0.0, 0.0] and r["excludes_zero"] is False
 
 

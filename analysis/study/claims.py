@@ -120,13 +120,13 @@ def rules() -> dict:
     """The study's fixed rules that pages name (the significance level, the power a null result
     is stated at, what counts as a noteworthy share of a run's time), read from the code that
     applies them so that the prose and the verdicts cannot disagree."""
-    from analysis.stats import verdicts
+    from analysis.stats import bootstrap, verdicts
     from analysis.study import cost
 
     return {
         "significance": verdicts.SIG_LEVEL,
         "power": verdicts.POWER,
-        "bootstrap_replicates": verdicts.N_BOOT,
+        "bootstrap_replicates": bootstrap.N_BOOT,
         "training_step_passes": cost.TRAINING_STEP_PASSES,
         "noteworthy_share": cost.NOTEWORTHY,
     }

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from analysis.stats import verdicts
+from analysis.stats import bootstrap, verdicts
 from analysis.stats.verdicts import DIFFERENCE, NO_DIFFERENCE, ONE_SEED, SIG_LEVEL
 
 
@@ -93,7 +93,7 @@ def contrast(
     detail = paired(runs[a], runs[b], "test", "accuracy")
     boot = None
     if groups is not None and a in preds and b in preds and same_test_images(preds[a], preds[b]):
-        boot = verdicts.hierarchical_bootstrap(
+        boot = bootstrap.hierarchical_bootstrap(
             [(1.0, verdicts.correct(preds[a])), (-1.0, verdicts.correct(preds[b]))], groups
         )
     rep = None

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from analysis.stats import verdicts
+from analysis.stats import bootstrap, verdicts
 from analysis.stats.verdicts import SIG_LEVEL
 from analysis.study.comparisons import (
     compare,
@@ -135,7 +135,7 @@ def permutation_finding(
         terms = list(zip((1.0, -1.0, -1.0, 1.0), names, strict=True))
         boot = None
         if groups is not None and all(n in preds for n in names):
-            boot = verdicts.hierarchical_bootstrap(
+            boot = bootstrap.hierarchical_bootstrap(
                 [(w, verdicts.correct(preds[n])) for w, n in terms], groups
             )
         effect = verdicts.judge(
@@ -194,7 +194,7 @@ def colour_finding(
         share_ci95 = None
         three = (twin, name, dense_shuffled)
         if lead > 0 and groups is not None and all(n in preds for n in three):
-            drawn = verdicts.bootstrap_accuracies(
+            drawn = bootstrap.bootstrap_accuracies(
                 {n: verdicts.correct(preds[n]) for n in three}, groups
             )
             drawn_lead = drawn[twin] - drawn[dense_shuffled]

@@ -9,7 +9,7 @@ Built on the comparisons (analysis.study.comparisons) and the findings of each e
 from __future__ import annotations
 
 from analysis.shift import instrument_gap  # instruments from file names; no images read
-from analysis.stats import verdicts
+from analysis.stats import bootstrap, verdicts
 from analysis.stats.verdicts import SIG_LEVEL
 from analysis.study import mechanisms
 from analysis.study.comparisons import compare, same_test_images, summary_row
@@ -119,8 +119,10 @@ def findings(
     image_groups = None
     if reference in preds:
         ref = preds[reference]
-        out["grouping"] = verdicts.choose_grouping(verdicts.correct(ref).mean(axis=0), ref["files"])
-        image_groups = verdicts.group_ids(ref["files"], out["grouping"]["chosen"])
+        out["grouping"] = bootstrap.choose_grouping(
+            verdicts.correct(ref).mean(axis=0), ref["files"]
+        )
+        image_groups = bootstrap.group_ids(ref["files"], out["grouping"]["chosen"])
     out["rule"] = {
         "primary": verdicts.PRIMARY,
         "significance": SIG_LEVEL,
@@ -131,7 +133,7 @@ def findings(
     if image_groups is not None:
         # Each run's test accuracy with its interval over seeds and image groups.
         out["intervals"] = {
-            name: verdicts.hierarchical_bootstrap([(1.0, verdicts.correct(p))], image_groups)
+            name: bootstrap.hierarchical_bootstrap([(1.0, verdicts.correct(p))], image_groups)
             for name, p in preds.items()
             if same_test_images(p, preds[reference])
         }

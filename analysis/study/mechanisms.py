@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from analysis.stats import verdicts
+from analysis.stats import bootstrap, verdicts
 from analysis.study import comparisons as study
 from analysis.study.controls import TRANSLATION, shift_drops
 
@@ -250,7 +250,7 @@ def interaction(
     image groups (Welch's interval over seeds where a run's answers are missing)."""
     boot = None
     if groups is not None and all(n in preds for _, n in terms):
-        boot = verdicts.hierarchical_bootstrap(
+        boot = bootstrap.hierarchical_bootstrap(
             [(w, verdicts.correct(preds[n])) for w, n in terms], groups
         )
     out = verdicts.judge(
@@ -301,7 +301,7 @@ def shares(
     names = {reference, baseline, *(n for pair in steps.values() for n in pair)}
     if groups is None or not preds or not names <= set(preds):
         return out
-    drawn = verdicts.bootstrap_accuracies(
+    drawn = bootstrap.bootstrap_accuracies(
         {n: verdicts.correct(preds[n]) for n in sorted(names)}, groups
     )
     drawn_lead = drawn[reference] - drawn[baseline]
