@@ -22,7 +22,7 @@ GROUPINGS = {"sol": 4, "sol + instrument": 6, "sol + instrument + sequence": 12}
 def group_ids(files, grouping: str) -> np.ndarray:
     """Integer group of each file under a grouping (`GROUPINGS`), by its name's prefix."""
     width = GROUPINGS[grouping]
-    keys = [str(f).rsplit("/", 1)[-1][:width] for f in files]
+    keys = [str(f).split("/")[-1][:width] for f in files]
     _, ids = np.unique(keys, return_inverse=True)
     return ids.astype(np.int64)
 
@@ -32,13 +32,12 @@ def design_effect(correct: np.ndarray, groups: np.ndarray) -> float:
     single images (the ratio estimator's linearised variance, with the n/(n-1) corrections):
     1 when groups are no more alike than random images, large when a burst is all right or all
     wrong together. `correct` is one value per image (e.g. the mean over seeds)."""
-    c = np.asarray(correct, dtype=float)
+    c = np.asarray(correct)
     n = len(c)
     p = c.mean()
     var_iid = ((c - p) ** 2).sum() / (n - 1) / n
     g = np.asarray(groups)
-    k = int(g.max()) + 1
-    sums, sizes = np.bincount(g, c, k), np.bincount(g, minlength=k)
+    sums, sizes = np.bincount(g, c), np.bincount(g)
     used = sizes > 0
     m = used.sum()
     resid = sums[used] - p * sizes[used]
@@ -60,9 +59,9 @@ def choose_grouping(correct: np.ndarray, files) -> dict:
     return {"chosen": chosen, "groupings": rows, "images": len(files)}
 
 
-def _group_sums(correct: np.ndarray, groups: np.ndarray, k: int) -> np.ndarray:
+def _group_sums(correct: np.ndarray, groups: np.ndarray) -> np.ndarray:
     """(seeds, images) -> (seeds, groups): correct answers per group and seed."""
-    return np.stack([np.bincount(groups, row.astype(float), k) for row in np.atleast_2d(correct)])
+    return np.stack([np.bincount(groups, row) for row in np.atleast_2d(correct)])
 
 
 def hierarchical_bootstrap(
@@ -80,14 +79,14 @@ def hierarchical_bootstrap(
     rng = np.random.default_rng(seed)
     groups = np.asarray(groups)
     k = int(groups.max()) + 1
-    sizes = np.bincount(groups, minlength=k).astype(float)
-    sums = [(float(w), _group_sums(c, groups, k)) for w, c in terms]
+    sizes = np.bincount(groups)
+    sums = [(float(w), _group_sums(c, groups)) for w, c in terms]
     # Each replicate's group draw as counts per group (multinomial over the k groups).
-    counts = rng.multinomial(k, np.full(k, 1.0 / k), size=n_boot).astype(float)
+    counts = rng.multinomial(k, np.full(k, 1.0 / k), size=n_boot)
     n_images = counts @ sizes
     stat = np.zeros(n_boot)
     for w, s in sums:
-        rows = rng.integers(0, len(s), size=(n_boot, len(s)))
+        rows = rng.integers(len(s), size=(n_boot, len(s)))
         per_group = s[rows].mean(axis=1)  # (n_boot, k): drawn seeds' mean correct per group
         stat += w * (per_group * counts).sum(axis=1) / n_images
     estimate = sum(w * s.sum() / len(s) / sizes.sum() for w, s in sums)
@@ -110,12 +109,12 @@ def bootstrap_accuracies(
     rng = np.random.default_rng(seed)
     groups = np.asarray(groups)
     k = int(groups.max()) + 1
-    sizes = np.bincount(groups, minlength=k).astype(float)
-    counts = rng.multinomial(k, np.full(k, 1.0 / k), size=n_boot).astype(float)
+    sizes = np.bincount(groups)
+    counts = rng.multinomial(k, np.full(k, 1.0 / k), size=n_boot)
     n_images = counts @ sizes
     out = {}
     for name, c in correct.items():
-        s = _group_sums(c, groups, k)
-        rows = rng.integers(0, len(s), size=(n_boot, len(s)))
+        s = _group_sums(c, groups)
+        rows = rng.integers(len(s), size=(n_boot, len(s)))
         out[name] = (s[rows].mean(axis=1) * counts).sum(axis=1) / n_images
     return out
