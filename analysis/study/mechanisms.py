@@ -67,7 +67,7 @@ def _finding(key: str, comparison: dict, a: str, b: str) -> dict:
     same test: `holm_families` counts it once and adjusts both alike)."""
     acc = comparison["accuracy"]
     return {
-        **{k: v for k, v in acc.items() if k not in ("a", "b")},
+        **acc,  # its own "a" and "b" (the seeds' values) give way to the runs' names
         "question": QUESTIONS[key],
         "a": a,
         "b": b,
@@ -325,7 +325,6 @@ def recipe_confound(runs: dict, baseline: str, variant: str, reference: str) -> 
         metric="val macro-F1",
     )
     out.update(
-        metric="val macro-F1",
         own={k: a["params"].get(k) for k in ("learning_rate", "epochs")},
         cnn_recipe={k: b["params"].get(k) for k in ("learning_rate", "epochs")},
         reference_recipe={k: runs[reference]["params"].get(k) for k in ("learning_rate", "epochs")},
