@@ -304,6 +304,8 @@ def test_smallest_pair_needs_both_networks_at_a_share_below_one():
     assert mechanisms._smallest_pair(curve_) == ("c25", "b25")
     only_full = {"cnn": [row(0.1, "c10"), row(1.0, "cnn")], "baseline": [row(1.0, "baseline")]}
     assert mechanisms._smallest_pair(only_full) is None
+    at_one = {"cnn": [row(1.0, "cnn")], "baseline": [row(1.0, "baseline")]}
+    assert mechanisms._smallest_pair(at_one) is None
     assert mechanisms._smallest_pair({"cnn": [row(0.1, "c10")]}) is None
     assert mechanisms._smallest_pair({"baseline": [row(0.1, "b10")]}) is None
 
@@ -587,3 +589,16 @@ def test_the_findings_give_each_share_its_interval_from_the_test_answers():
     want = mechanisms.shares(runs, *args, preds, groups)["share_ci95"]
     assert set(want) == {"locality", "weight_sharing", "parameter_count", "pooling"}
     assert f["shares"]["share_ci95"] == want
+
+
+def test_equal_parameters_includes_exactly_ten_percent_more():
+    runs = study_runs()
+    runs["cnn"]["model"]["parameters"] = 1000
+    runs["lc-small"] = run([0.30, 0.31, 0.32], params={"model": "locally_connected"})
+    runs["lc-small"]["model"]["parameters"] = 1100
+    members = ["missing", "lc-small"]
+    assert mechanisms._equal_parameters(runs, members, "cnn", model="locally_connected") == (
+        "lc-small"
+    )
+    runs["lc-small"]["model"]["parameters"] = 1101
+    assert mechanisms._equal_parameters(runs, members, "cnn", model="locally_connected") is None

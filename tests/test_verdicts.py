@@ -444,3 +444,115 @@ def test_holm_families_leaves_a_verdict_that_judge_did_not_make():
     assert (judged["p_holm"], judged["family_size"]) == (0.01, 1)
     assert (no_terms["p_holm"], no_terms["verdict"]) == (0.04, verdicts.DIFFERENCE)
     assert no_family["p_holm"] == 0.02 and "family" not in no_family
+
+
+# --- edges of the rule: each constant and branch, one step either way ---------------------------
+
+
+def test_no_spread_ends_exactly_at_its_threshold():
+    """Seeds exactly NO_SPREAD apart are a spread (a t-test); a difference of exactly NO_SPREAD
+    is none."""
+    edge = verdicts.NO_SPREAD
+    assert verdicts.welch([0.0, edge], [0.5, 0.5])["p_value"] not in (0.0, 1.0)
+    assert verdicts.welch([0.5, 0.5], [0.0, edge])["p_value"] not in (0.0, 1.0)
+    assert verdicts.welch([edge, edge], [0.0, 0.0])["p_value"] == 1.0
+    assert verdicts.welch_contrast([(1.0, [edge, edge]), (-1.0, [0.0, 0.0])])["p_value"] == 1.0
+    spread = verdicts.welch_contrast([(1.0, [0.0, edge]), (-1.0, [0.5, 0.5])])
+    assert spread["p_value"] not in (0.0, 1.0) and "df" in spread
+    lo, hi = verdicts.welch_interval([(1.0, [0.0, edge]), (-1.0, [0.5, 0.5])])
+    assert lo < hi
+
+
+def test_welch_is_not_students_test():
+    """Unequal spreads and seeds: Welch's p, which Student's pooled variance would not give."""
+    from scipy import stats
+
+    a, b = [0.50, 0.52, 0.51, 0.49, 0.50], [0.30, 0.60, 0.45]
+    p = verdicts.welch(a, b)["p_value"]
+    assert p == pytest.approx(stats.ttest_ind(a, b, equal_var=False).pvalue)
+    assert abs(p - stats.ttest_ind(a, b).pvalue) > 0.01
+
+
+def test_welch_interval_with_two_seeds_and_other_weights():
+    two = verdicts.welch_interval([(1.0, [0.5, 0.6]), (-1.0, [0.3, 0.35])])
+    assert two is not None and two[0] < 0.225 < two[1]
+    half = verdicts.welch_interval([(0.5, A), (-0.5, B)])
+    assert half == pytest.approx([x / 2 for x in verdicts.welch_interval([(1.0, A), (-1.0, B)])])
+
+
+def test_detectable_scales_with_the_contrast_and_follows_its_seed():
+    """Halving every weight halves the shift the test can catch; the simulation's seed is the
+    one asked for."""
+    full = verdicts.detectable_contrast([(1.0, A), (-1.0, B)])["welch"]
+    half = verdicts.detectable_contrast([(0.5, A), (-0.5, B)])["welch"]
+    assert half == pytest.approx(full / 2, rel=1e-6)
+    other = verdicts.detectable(A, B, seed=5)
+    assert other == verdicts.detectable_contrast([(1.0, A), (-1.0, B)], seed=5)
+    assert other["welch"] != verdicts.detectable(A, B)["welch"]
+
+
+def test_decide_at_the_significance_level_and_at_zero():
+    """p exactly at the level is no difference, for the comparison and for its replication; a
+    replication of exactly zero difference has no sign in common with a positive one."""
+    ci = {"excludes_zero": True, "estimate": 0.05}
+    assert verdicts.decide(verdicts.SIG_LEVEL, ci) == verdicts.NO_DIFFERENCE
+    at_level = {"p_value": 0.01, "p_holm": verdicts.SIG_LEVEL, "difference": 0.03}
+    assert verdicts.decide(0.01, ci, at_level) == verdicts.NOT_CONFIRMED
+    # a bare test's own adjusted p decides it, not its raw p
+    adjusted = {"p_value": 0.01, "p_holm": 0.2, "difference": 0.03}
+    assert verdicts.decide(0.01, ci, adjusted) == verdicts.NOT_CONFIRMED
+    # a judged replication holds by its verdict, whatever its p
+    judged = {
+        "p_value": 0.01,
+        "p_holm": 0.01,
+        "difference": 0.03,
+        "verdict": verdicts.NO_DIFFERENCE,
+    }
+    assert verdicts.decide(0.01, ci, judged) == verdicts.NOT_CONFIRMED
+    zero = {"p_value": 0.01, "difference": 0.0}
+    assert verdicts.decide(0.01, ci, zero) == verdicts.NOT_CONFIRMED
+    assert verdicts.decide(0.01, {**ci, "estimate": 0.0}, {**zero, "difference": -0.03}) == (
+        verdicts.DIFFERENCE
+    )
+
+
+def test_a_record_whose_interval_touches_zero_shows_no_difference():
+    for ci in ([0.0, 0.1], [-0.1, 0.0]):
+        r = with_p(0.01, "f", *ci)
+        verdicts.holm_families([r])
+        assert r["verdict"] == verdicts.NO_DIFFERENCE, ci
+    r = with_p(0.01, "f", 1e-9, 0.1)
+    verdicts.holm_families([r])
+    assert r["verdict"] == verdicts.DIFFERENCE
+
+
+def test_judge_with_an_empty_side_or_one_seed_has_no_test_to_count():
+    empty = verdicts.judge([(1.0, []), (-1.0, B)], "f")
+    assert empty["difference"] is None and empty["family_size"] == 0
+    one = verdicts.judge([(1.0, [0.5]), (-1.0, B)], "f")
+    assert one["difference"] == pytest.approx(0.5 - np.mean(B)) and one["family_size"] == 0
+
+
+def test_judge_keeps_the_interval_it_was_given_and_the_tests_degrees_of_freedom():
+    given = boot(0.05, 0.2)
+    r = verdicts.judge([(1.0, A), (-1.0, B)], "f", bootstrap=given)
+    assert r["bootstrap"] is given
+    assert r["detectable"] == verdicts.detectable(A, B, given)
+    assert r["detectable"]["interval"] is not None
+    assert r["df"] == pytest.approx(verdicts.welch_contrast([(1.0, A), (-1.0, B)])["df"])
+
+
+@pytest.mark.parametrize(("power", "want"), [(0.25, 0.0), (0.5, 0.2), (0.75, 0.3), (1.0, 0.4)])
+def test_the_smallest_caught_shift_is_exact(power, want):
+    """Four simulated experiments: each rejects above its `up` bound or below its `down` one.
+    Just above 0 the one whose `down` is 0.05 rejects (a quarter); from 0.05 to 0.1 none do;
+    then one more per `up` bound passed. The answer is the first point where the share is
+    reached, the point itself (the infimum), not a search's approximation of it."""
+    up = np.array([0.1, 0.2, 0.3, 0.4])
+    down = np.sort(np.array([-0.5, -0.4, 0.05, -0.3]))
+    assert verdicts._smallest_caught(up, down, power) == want
+
+
+def test_a_contrast_without_spread_is_caught_at_any_shift():
+    d = verdicts.detectable([0.6, 0.6, 0.6], [0.5, 0.5, 0.5])
+    assert d["welch"] == 0.0 and d["difference"] == 0.0

@@ -35,6 +35,26 @@ NO_DIFFERENCE = "no difference shown"
 NOT_CONFIRMED = "not confirmed by the replication"
 ONE_SEED = "one seed: no test"
 PRIMARY = {"split": "test", "metric": "accuracy"}
+# Seeds' values closer than this are one value: a run's accuracies differ by multiples of
+# 1/images, so seeds that agree agree exactly, and a test of "no spread" is not a t-test.
+NO_SPREAD = 1e-12
+
+
+def _no_spread(*samples: np.ndarray) -> bool:
+    return all(np.ptp(v) < NO_SPREAD for v in samples)
+
+
+def _p_without_spread(difference: float) -> float:
+    """Seeds without spread on every side: any difference is certain, none is none."""
+    return 0.0 if abs(difference) > NO_SPREAD else 1.0
+
+
+def _se2_and_df(parts: list[tuple[float, np.ndarray]]) -> tuple[float, float]:
+    """The squared standard error of Σ w · mean over independent runs' seeds, and its
+    Welch–Satterthwaite degrees of freedom (each run: w² · variance / seeds, seeds − 1)."""
+    pieces = [(w * w * v.var(axis=0, ddof=1) / len(v), len(v)) for w, v in parts]
+    se2 = sum(p for p, _ in pieces)
+    return se2, se2**2 / sum(p * p / (n - 1) for p, n in pieces)
 
 
 def welch(a: list[float], b: list[float]) -> dict:
@@ -51,8 +71,8 @@ def welch(a: list[float], b: list[float]) -> dict:
     }
     if len(a) < 2 or len(b) < 2:
         return out
-    if np.ptp(a) < 1e-12 and np.ptp(b) < 1e-12:  # no spread: the t statistic is undefined
-        out["p_value"] = 0.0 if abs(out["difference"]) > 1e-12 else 1.0
+    if _no_spread(a, b):  # the t statistic is undefined
+        out["p_value"] = _p_without_spread(out["difference"])
     else:
         out["p_value"] = float(stats.ttest_ind(a, b, equal_var=False).pvalue)
     return out
@@ -64,17 +84,15 @@ def welch_contrast(terms: list[tuple[float, list[float]]]) -> dict:
     an interaction such as (CNN − CNN permuted) − (baseline − baseline permuted)."""
     from scipy import stats
 
-    parts = [(float(w), np.asarray(v, float)) for w, v in terms]
+    parts = [(float(w), np.asarray(v)) for w, v in terms]
     estimate = sum(w * v.mean() for w, v in parts)
     out = {"difference": float(estimate), "test": "Welch–Satterthwaite t-test", "p_value": None}
     if any(len(v) < 2 for _, v in parts):
         return out
-    pieces = [w * w * v.var(ddof=1) / len(v) for w, v in parts]
-    se2 = sum(pieces)
-    if se2 < 1e-24:
-        out["p_value"] = 0.0 if abs(estimate) > 1e-12 else 1.0
+    if _no_spread(*(v for _, v in parts)):
+        out["p_value"] = _p_without_spread(estimate)
         return out
-    df = se2**2 / sum(p * p / (len(v) - 1) for p, (_, v) in zip(pieces, parts, strict=True))
+    se2, df = _se2_and_df(parts)
     out["p_value"] = float(2 * stats.t.sf(abs(estimate) / np.sqrt(se2), df))
     out["df"] = float(df)
     return out
@@ -129,7 +147,7 @@ def correct(pred: dict) -> np.ndarray:
 def pairing_gain(a: list[float], b: list[float]) -> float | None:
     """Variance of a − b paired by seed index over its variance unpaired (below 1: pairing
     helps). Three seeds measure this poorly; it is shown beside every paired detail."""
-    a, b = np.asarray(a, float), np.asarray(b, float)
+    a, b = np.asarray(a), np.asarray(b)
     if len(a) != len(b) or len(a) < 2:
         return None
     unpaired = a.var(ddof=1) + b.var(ddof=1)
@@ -150,15 +168,13 @@ def welch_interval(terms: list[tuple[float, list[float]]], level: float = 0.95) 
     Used where no per-image predictions exist for a hierarchical one. None below two seeds."""
     from scipy import stats
 
-    parts = [(float(w), np.asarray(v, float)) for w, v in terms]
+    parts = [(float(w), np.asarray(v)) for w, v in terms]
     if any(len(v) < 2 for _, v in parts):
         return None
     estimate = sum(w * v.mean() for w, v in parts)
-    pieces = [w * w * v.var(ddof=1) / len(v) for w, v in parts]
-    se2 = sum(pieces)
-    if se2 < 1e-24:  # no spread: the interval is the estimate itself
+    if _no_spread(*(v for _, v in parts)):  # the interval is the estimate itself
         return [float(estimate), float(estimate)]
-    df = se2**2 / sum(p * p / (len(v) - 1) for p, (_, v) in zip(pieces, parts, strict=True))
+    se2, df = _se2_and_df(parts)
     half = float(stats.t.ppf((1 + level) / 2, df) * np.sqrt(se2))
     return [float(estimate - half), float(estimate + half)]
 
@@ -176,38 +192,40 @@ def detectable_contrast(
     hierarchical interval, the shift of (z_α/2 + z_power) of its standard errors."""
     from scipy import stats
 
-    parts = [(float(w), np.asarray(v, float)) for w, v in terms]
+    parts = [(float(w), np.asarray(v)) for w, v in terms]
     if any(len(v) < 2 for _, v in parts):
         return None
-    rng = np.random.default_rng(seed)
-    draws = [(w, v.std(ddof=1) * rng.standard_normal((n_sim, len(v)))) for w, v in parts]
-    noise = sum(w * z.mean(axis=1) for w, z in draws)
-    pieces = [w * w * z.var(axis=1, ddof=1) / z.shape[1] for w, z in draws]
-    se2 = sum(pieces)
-    df = se2**2 / sum(p * p / (z.shape[1] - 1) for p, (_, z) in zip(pieces, draws, strict=True))
-    spread = float(np.sqrt(sum(w * w * v.var(ddof=1) / len(v) for w, v in parts)))
-    # A simulated experiment rejects when |shift + noise| / se > t's two-sided critical value:
-    # p < SIG_LEVEL without computing a p for every shift the search tries.
-    reach = stats.t.isf(SIG_LEVEL / 2, df) * np.sqrt(se2)
-
-    def caught(shift: float) -> float:
-        if spread < 1e-12:
-            return 1.0 if shift > 0 else 0.0
-        return float(np.mean(np.abs(shift + noise) > reach))
-
-    lo, hi = 0.0, max(1e-6, 20 * spread)
-    while caught(hi) < power:  # very few seeds: widen until the test can reach `power`
-        hi *= 2
-    for _ in range(40):
-        mid = (lo + hi) / 2
-        lo, hi = (mid, hi) if caught(mid) < power else (lo, mid)
-    out = {"power": power, "welch": hi, "interval": None}
+    welch_shift = 0.0  # seeds without spread: any shift at all is caught every time
+    if not _no_spread(*(v for _, v in parts)):
+        rng = np.random.default_rng(seed)
+        # n_sim simulated experiments at once, one per column: each run's seeds down axis 0.
+        draws = [(w, v.std(ddof=1) * rng.standard_normal((n_sim, len(v))).T) for w, v in parts]
+        noise = sum(w * z.mean(axis=0) for w, z in draws)
+        se2, df = _se2_and_df(draws)
+        # An experiment rejects (p < SIG_LEVEL) when |shift + noise| passes t's two-sided
+        # critical value in its own standard errors: above `up`, or below `down`.
+        reach = stats.t.isf(SIG_LEVEL / 2, df) * np.sqrt(se2)
+        welch_shift = _smallest_caught(np.sort(reach - noise), np.sort(-reach - noise), power)
+    out = {"power": power, "welch": welch_shift, "interval": None}
     if bootstrap is not None:
         z = stats.norm.ppf(1 - SIG_LEVEL / 2)
         se = (bootstrap["ci95"][1] - bootstrap["ci95"][0]) / (2 * z)
         out["interval"] = float((z + stats.norm.ppf(power)) * se)
     out["difference"] = max(v for v in (out["welch"], out["interval"]) if v is not None)
     return out
+
+
+def _smallest_caught(up: np.ndarray, down: np.ndarray, power: float) -> float:
+    """The smallest shift s ≥ 0 at which a share `power` of the simulated experiments reject:
+    experiment i rejects at s when s > up[i] or s < down[i] (both sorted). The share only
+    changes at those points, so the answer is one of them (or 0): exact, no search tolerance.
+    At a point the experiments whose bound it is do not yet reject; just above it they do."""
+    points = np.concatenate([[0.0], up[up >= 0], down[down >= 0]])
+    points.sort()
+    rejecting = (
+        np.searchsorted(up, points, "right") + len(down) - np.searchsorted(down, points, "right")
+    )
+    return float(points[np.argmax(rejecting / len(up) >= power)])
 
 
 def judge(
@@ -260,10 +278,8 @@ def judge(
 
 def _decide_record(r: dict) -> str:
     """`decide` on a record: its Holm-adjusted p, its interval, its replication."""
-    ci = r["ci95"]
-    interval = None
-    if ci is not None:
-        interval = {"excludes_zero": ci[0] > 0 or ci[1] < 0, "estimate": r["difference"]}
+    ci = r["ci95"]  # None only where one seed leaves no test (`decide` stops at the p)
+    interval = ci and {"excludes_zero": ci[0] > 0 or ci[1] < 0, "estimate": r["difference"]}
     return decide(r["p_holm"], interval, r.get("replication"))
 
 

@@ -51,10 +51,9 @@ def _equal_parameters(runs: dict, members: list[str], reference: str, **want) ->
     reference's."""
     size = runs[reference]["model"]["parameters"]
     for name in members:
-        m = runs.get(name, {})
-        if not _find(runs, [name], **want) or "model" not in m:
+        if not _find(runs, [name], **want) or "model" not in runs[name]:
             continue
-        if abs(m["model"]["parameters"] / size - 1) <= EQUAL_PARAMETERS:
+        if abs(runs[name]["model"]["parameters"] - size) <= EQUAL_PARAMETERS * size:
             return name
     return None
 
@@ -232,9 +231,9 @@ RECIPE = "recipe"
 
 def _smallest_pair(curve: dict) -> tuple[str, str] | None:
     """The CNN's and the baseline's runs at the smallest share both trained on."""
-    cnn = {r["fraction"]: r["run"] for r in curve.get("cnn", []) if r["fraction"] < 1}
-    base = {r["fraction"]: r["run"] for r in curve.get("baseline", []) if r["fraction"] < 1}
-    common = sorted(set(cnn) & set(base))
+    cnn = {r["fraction"]: r["run"] for r in curve.get("cnn", [])}
+    base = {r["fraction"]: r["run"] for r in curve.get("baseline", [])}
+    common = sorted(f for f in set(cnn) & set(base) if f < 1)
     return (cnn[common[0]], base[common[0]]) if common else None
 
 
