@@ -551,6 +551,9 @@ def test_the_smallest_caught_shift_is_exact(power, want):
     up = np.array([0.1, 0.2, 0.3, 0.4])
     down = np.sort(np.array([-0.5, -0.4, 0.05, -0.3]))
     assert verdicts._smallest_caught(up, down, power) == want
+    # an experiment whose bounds meet: just above 0.2 it no longer rejects downward
+    meeting = np.array([-0.5, -0.4, 0.05, 0.2])
+    assert verdicts._smallest_caught(up, meeting, 0.75) == 0.3
 
 
 def test_a_contrast_without_spread_is_caught_at_any_shift():

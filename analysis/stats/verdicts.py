@@ -218,10 +218,10 @@ def detectable_contrast(
 def _smallest_caught(up: np.ndarray, down: np.ndarray, power: float) -> float:
     """The smallest shift s ≥ 0 at which a share `power` of the simulated experiments reject:
     experiment i rejects at s when s > up[i] or s < down[i] (both sorted). The share only
-    changes at those points, so the answer is one of them (or 0): exact, no search tolerance.
-    At a point the experiments whose bound it is do not yet reject; just above it they do."""
-    points = np.concatenate([[0.0], up[up >= 0], down[down >= 0]])
-    points.sort()
+    rises where s passes an `up` bound (passing a `down` bound ends a rejection), so the answer
+    is 0 or one of them: exact, no search tolerance. At a bound its own experiment does not
+    yet reject; just above it, it does."""
+    points = np.maximum(np.concatenate([[0.0], up]), 0.0)  # ascending, as `up` is
     rejecting = (
         np.searchsorted(up, points, "right") + len(down) - np.searchsorted(down, points, "right")
     )
