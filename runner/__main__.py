@@ -177,10 +177,12 @@ def main(argv: list[str] | None = None) -> int:
     )
 
     # Serving the trained models: predict, deploy, invoke, undeploy, endpoints (issue 12).
+    from runner import restore
     from runner.serving import commands, predict
 
     predict.add_parser(sub)
     commands.add_parsers(sub)
+    restore.add_parser(sub)
 
     args = parser.parse_args(argv)
     execute.install_signal_handlers()

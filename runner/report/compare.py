@@ -16,6 +16,7 @@ import numpy as np
 from analysis import paths
 from analysis.training.provenance import now, write_json
 from runner import codeprint, layout, state
+from runner.report import receptive
 
 SUMMARY_DIR = layout.STUDY_DIR
 SCOUT_DIR = paths.ROOT / "bench" / "scout"  # the GPU recipe scout's rows (bench/scout.py)
@@ -166,6 +167,14 @@ def summarize(
         "scout_decisions": study_scout.scout_decisions(scout),
         "predictions": predictions_gallery(profile_dir / reference, fig_dir, data_dir),
         "learned": learned_figures(profile_dir, reference, fig_dir, data_dir, only),
+        "receptive": receptive.study(
+            profile_dir,
+            groups,
+            fig_dir,
+            data_dir,
+            only,
+            (read_summary(profile_dir) or {}).get("receptive"),
+        ),
         "figures": {
             k: str(Path(p).relative_to(profile_dir / SUMMARY_DIR)) for k, p in figs.items()
         },
@@ -254,4 +263,12 @@ def refresh(profile_dir: Path, plan, data_dir=None) -> dict | None:
     only = current(profile_dir, plan)
     if not is_current(profile_dir, plan.reference, plan.baseline, groups, only):
         return summarize(profile_dir, plan.reference, plan.baseline, groups, data_dir, only)
-    return json.loads((profile_dir / SUMMARY_DIR / "summary.json").read_text())
+    summary = json.loads((profile_dir / SUMMARY_DIR / "summary.json").read_text())
+    if receptive.pending(profile_dir, groups, only, summary.get("receptive")):
+        # a kernel network saved here since (trained, or restored): measured without recomputing
+        # the findings, which do not read the networks
+        fig_dir = profile_dir / SUMMARY_DIR / "figures"
+        before = summary.get("receptive")
+        summary["receptive"] = receptive.study(profile_dir, groups, fig_dir, data_dir, only, before)
+        write_json(profile_dir / SUMMARY_DIR / "summary.json", summary)
+    return summary
