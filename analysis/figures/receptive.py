@@ -47,7 +47,9 @@ def last_spatial_layer(model) -> str:
     for layer in model.layers:
         if isinstance(layer, keras.layers.GlobalAveragePooling2D | keras.layers.Flatten):
             break
-        if len(getattr(layer.output, "shape", ())) == 4:
+        if len(getattr(layer.output, "shape", ())) == 4 and not isinstance(
+            layer, keras.layers.InputLayer
+        ):
             last = layer.name
     if last is None:
         raise ReceptiveError(f"{model.name}: no spatial feature map")

@@ -74,7 +74,7 @@ def context(plan: Plan, results: Path, allow_failed: bool, refresh: bool = True)
         "scout": {},
     }
     info = {
-        name: {"title": r.title, "group": r.group, "notebook": r.notebook}
+        name: {"title": r.title, "group": r.group, "notebook": r.notebook, "params": r.params}
         for name, r in plan.runs.items()
     }
     models = {n: m for n, m in runs.items() if "model" in m}
