@@ -134,6 +134,12 @@ LITERATURE = {
             "kernel-7x7": 0.52,
         },
     },
+    # Cited on the kernels page, beside the effective receptive fields it defines.
+    "effective_receptive_field": {
+        "citation": "Luo, Li, Urtasun and Zemel, 2016",
+        "title": "Understanding the effective receptive field in deep convolutional neural networks",
+        "url": "https://arxiv.org/abs/1701.04128",
+    },
 }
 
 
