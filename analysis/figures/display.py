@@ -134,10 +134,16 @@ LITERATURE = {
             "kernel-7x7": 0.52,
         },
     },
-    # Cited on the kernels page, beside the effective receptive fields it defines.
+}
+
+# Papers the pages cite for a method (not results drawn beside ours: those are LITERATURE's, which
+# the run figures read; a citation here redraws no figure).
+CITATIONS = {
     "effective_receptive_field": {
         "citation": "Luo, Li, Urtasun and Zemel, 2016",
-        "title": "Understanding the effective receptive field in deep convolutional neural networks",
+        "title": (
+            "Understanding the effective receptive field in deep convolutional neural networks"
+        ),
         "url": "https://arxiv.org/abs/1701.04128",
     },
 }
@@ -323,7 +329,9 @@ def register(env) -> None:
     """Add the filters (and `display_name`, `literature`, `key_runs` as globals) to a Jinja
     environment."""
     env.filters.update(FILTERS)
-    env.globals.update(display_name=name, literature=LITERATURE, key_runs=KEY_RUNS)
+    env.globals.update(
+        display_name=name, literature=LITERATURE, citations=CITATIONS, key_runs=KEY_RUNS
+    )
 
 
 # --- figures: what a reader can read ---------------------------------------------------------

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from analysis.figures import autodiff
+
 FEATURE_IMAGES = 3  # test images whose feature maps are shown
 CHANNELS = 4  # feature maps shown per block and image (2 × 2)
 PAIRS = 2  # the most confused (true, predicted) pairs of the reference run ...
@@ -181,25 +183,14 @@ def _gradients(scores, a, classes: np.ndarray):
     """d(score of each image's class) / d(a), with the backend's automatic differentiation."""
     import keras
 
-    backend = keras.backend.backend()
-    if backend == "tensorflow":
-        import tensorflow as tf
+    def total(x):
+        s = scores(x)
+        return keras.ops.sum(s * keras.ops.one_hot(classes, s.shape[-1], dtype=s.dtype))
 
-        a = tf.convert_to_tensor(a)
-        with tf.GradientTape() as tape:
-            tape.watch(a)
-            s = scores(a)
-            total = tf.reduce_sum(s * tf.one_hot(classes, s.shape[-1], dtype=s.dtype))
-        return tape.gradient(total, a).numpy()
-    if backend == "jax":
-        import jax
-
-        def total(x):
-            s = scores(x)
-            return (s * jax.nn.one_hot(classes, s.shape[-1], dtype=s.dtype)).sum()
-
-        return np.asarray(jax.grad(total)(jax.numpy.asarray(a)))
-    raise LearnedError(f"Grad-CAM needs the tensorflow or jax backend, not {backend}")
+    try:
+        return autodiff.gradient(total, a)
+    except autodiff.BackendError as exc:
+        raise LearnedError(f"Grad-CAM needs {exc}") from None
 
 
 def grad_cam(model, images: np.ndarray, classes, layer_name: str | None = None) -> np.ndarray:

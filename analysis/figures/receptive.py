@@ -20,6 +20,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from analysis.figures import autodiff
+
 ERF_SHARE = 0.95  # the share of the gradient's mass the "used" square must hold
 ERF_IMAGES = 256  # test images averaged over, evenly spaced through the test list
 
@@ -92,26 +94,6 @@ def centre_unit(model, layer_name: str | None = None) -> Unit:
     return Unit(layer=layer_name, row=index, col=index, centre=centre, window=window)
 
 
-def _input_gradient(fn, x: np.ndarray) -> np.ndarray:
-    """d(sum of fn(x)) / dx with the backend's automatic differentiation."""
-    import keras
-
-    backend = keras.backend.backend()
-    if backend == "tensorflow":
-        import tensorflow as tf
-
-        x = tf.convert_to_tensor(x)
-        with tf.GradientTape() as tape:
-            tape.watch(x)
-            total = tf.reduce_sum(fn(x))
-        return tape.gradient(total, x).numpy()
-    if backend == "jax":
-        import jax
-
-        return np.asarray(jax.grad(lambda v: fn(v).sum())(jax.numpy.asarray(x)))
-    raise ReceptiveError(f"the ERF needs the tensorflow or jax backend, not {backend}")
-
-
 def erf_map(model, images: np.ndarray, unit: Unit | None = None, batch: int = 32) -> np.ndarray:
     """The ERF map (image-sized, summing to 1): |d unit / d pixel|, summed over colour channels,
     averaged over `images`. Batch norm and dropout in inference mode, so images do not mix."""
@@ -125,7 +107,10 @@ def erf_map(model, images: np.ndarray, unit: Unit | None = None, batch: int = 32
 
     total = np.zeros(images.shape[1:3], dtype="float64")
     for i in range(0, len(images), batch):
-        g = _input_gradient(centre, np.asarray(images[i : i + batch], dtype="float32"))
+        try:
+            g = autodiff.gradient(centre, np.asarray(images[i : i + batch], dtype="float32"))
+        except autodiff.BackendError as exc:
+            raise ReceptiveError(f"the ERF needs {exc}") from None
         total += np.abs(g).sum(axis=(0, 3))
     mass = total.sum()
     if not mass > 0:
