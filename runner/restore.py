@@ -75,9 +75,8 @@ def restore(plan, name: str, data_dir: Path, say=print) -> Path:
             "computes it (and saves its network)"
         )
     seed = int(_read(folder / "model.json").get("seed", 0))
-    recorded = next(
-        (s for s in _read(folder / "metrics.json")["per_seed"] if s["seed"] == seed), None
-    )
+    metrics = _read(folder / "metrics.json")
+    recorded = next((s for s in metrics["per_seed"] if s["seed"] == seed), None)
     if recorded is None:
         raise RestoreError(f"{folder / 'metrics.json'}: no record of seed {seed}")
     work = folder.parent / f".{run.name}.restore"  # hidden: never read as a run folder
@@ -94,10 +93,13 @@ def restore(plan, name: str, data_dir: Path, say=print) -> Path:
         again = _read(work / "metrics.json")["per_seed"][0]
         diff = differences(recorded, again)
         if diff:
+            where = metrics.get("provenance", {})
             raise RestoreError(
                 f"{run.name}: seed {seed} trained here does not reproduce its record, so its "
                 f"network is not the run's; nothing kept ({len(diff)} numbers differ, e.g. "
-                f"{diff[0]})"
+                f"{diff[0]}). The record was trained on {where.get('machine', 'a machine')} "
+                f"from {where.get('started', '?')[:10]}: another CPU's kernels round "
+                "differently; `python -m runner run --force` trains the whole run here"
             )
         (work / MODEL_FILE).replace(target)
     finally:
