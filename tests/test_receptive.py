@@ -42,7 +42,19 @@ def test_two_stacked_3x3_ones_kernels_spread_as_a_triangle_by_hand():
     assert receptive.used_side(erf, unit.centre, 0.61) == 5
     assert receptive.used_side(erf, unit.centre, 0.95) == 5
     d = receptive.describe(erf, unit)
-    assert d["used_of_window"] == 1.0 and d["window_in_image"] == 5
+    assert {k: v for k, v in d.items() if k != "radius_rms"} == {
+        "image_size": 9,
+        "layer": "c1",
+        "centre": 4.0,
+        "window": 5,
+        "window_in_image": 5,
+        "used_side": 5,
+        "share": 0.95,
+        "used_of_window": 1.0,
+        "used_of_window_in_image": 1.0,
+    }
+    half = receptive.describe(erf, unit, share=0.5)
+    assert (half["used_side"], half["share"], half["used_of_window"]) == (3, 0.5, 3 / 5)
     # per axis the mean squared offset is (1*4 + 2*1 + 3*0 + 2*1 + 1*4) / 9; two axes add up
     assert d["radius_rms"] == pytest.approx(np.sqrt(2 * 12 / 9))
 
@@ -97,19 +109,85 @@ def test_a_network_without_a_spatial_map_or_gradient_is_refused():
     dense = keras.Model(inputs, keras.layers.Dense(2)(keras.layers.Flatten()(x)))
     with pytest.raises(receptive.ReceptiveError, match="no spatial feature map"):
         receptive.centre_unit(dense)
+    with pytest.raises(receptive.ReceptiveError, match="no layer 'nope'"):
+        receptive.centre_unit(ones_chain(5, (3, 1, "same")), "nope")
     zeros = ones_chain(5, (3, 1, "same"))
     zeros.get_layer("c0").set_weights([np.zeros((3, 3, 1, 1))])
     with pytest.raises(receptive.ReceptiveError, match="zero on every image"):
         receptive.erf_map(zeros, np.ones((2, 5, 5, 1)))
+    small = ones_chain(5, (3, 1, "same"))  # a gradient below one in all is still a gradient
+    small.get_layer("c0").set_weights([np.full((3, 3, 1, 1), 0.01)])
+    assert receptive.erf_map(small, np.ones((1, 5, 5, 1))).sum() == pytest.approx(1.0)
+
+
+def chain(size, *made, channels=1, width=None):
+    x = inputs = keras.Input((size, width or size, channels))
+    for layer in made:
+        x = layer(x)
+    return keras.Model(inputs, keras.layers.GlobalAveragePooling2D()(x))
+
+
+@pytest.mark.parametrize(
+    "model, message",
+    [
+        (lambda: chain(8, keras.layers.Conv2D(1, (3, 1))), "window \\(3, 1\\) is not square"),
+        (lambda: chain(8, keras.layers.Conv2D(1, 3, strides=(1, 2))), "stride .* not square"),
+        (lambda: chain(8, keras.layers.Conv2D(1, 3, dilation_rate=2)), "dilated"),
+        (lambda: chain(8, keras.layers.Cropping2D(1)), "Cropping2D resizes the map"),
+        (lambda: chain(8, keras.layers.Conv2D(1, 3), width=6), "input .* not square"),
+    ],
+)
+def test_a_window_the_measure_cannot_read_is_refused(model, message):
+    with pytest.raises(receptive.ReceptiveError, match=message):
+        receptive.centre_unit(model())
+
+
+def test_average_pooling_widens_the_window_like_max_pooling():
+    pooled = chain(8, keras.layers.Conv2D(1, 3, padding="same"), keras.layers.AveragePooling2D(2))
+    unit = receptive.centre_unit(pooled)
+    assert (unit.centre, unit.window) == (4.5, 4)
+
+
+def test_images_are_averaged_one_by_one_in_inference_mode():
+    # max-pooling sends each image's gradient to its largest pixel of the unit's 2x2 window
+    # (rows and columns 2..3 of a 4x4 image); batch norm with its moving statistics (inference)
+    # passes it on unchanged, with the statistics of a batch (training) it would not
+    x = inputs = keras.Input((4, 4, 1))
+    x = keras.layers.BatchNormalization(name="bn")(x)
+    model = keras.Model(inputs, keras.layers.MaxPooling2D(2, name="pool")(x))
+    images = np.zeros((3, 4, 4, 1), dtype="uint8")  # as the cache stores them
+    images[0, 2, 2] = images[1, 3, 3] = images[2, 2, 3] = 200
+    images[:, 0, 0, 0] = [10, 90, 40]
+    erf = receptive.erf_map(model, images, batch=2)
+    expected = np.zeros((4, 4))
+    expected[2, 2] = expected[3, 3] = expected[2, 3] = 1 / 3
+    np.testing.assert_allclose(erf, expected, atol=1e-7)
 
 
 def test_used_side_refuses_a_share_outside_zero_to_one():
-    with pytest.raises(ValueError, match="share"):
-        receptive.used_side(np.ones((3, 3)) / 9, 1.0, 0.0)
+    for share in (0.0, 1.5):
+        with pytest.raises(ValueError, match="share"):
+            receptive.used_side(np.ones((3, 3)) / 9, 1.0, share)
     assert receptive.used_side(np.ones((3, 3)) / 9, 1.0, 1.0) == 3
+
+
+def test_side_and_spread_by_hand_on_a_map_that_does_not_sum_to_one():
+    # 3 rows x 5 columns, centre pixel (1, 1): mass 6 there, 2 at (1, 3) two columns right
+    erf = np.zeros((3, 5))
+    erf[1, 1], erf[1, 3] = 6.0, 2.0
+    assert receptive.used_side(erf, 1.0, 0.75) == 1  # 6 of 8
+    assert receptive.used_side(erf, 1.0, 0.76) == 5  # the square reaching column 3
+    assert receptive.rms_radius(erf, 1.0) == pytest.approx(np.sqrt(2 * 4 / 8))
+    # the window in the image: a window wider than the image counts the image's side
+    wide = np.zeros((5, 5))
+    wide[2, 2], wide[2, 4] = 6.0, 2.0
+    d = receptive.describe(wide, receptive.Unit("x", 2, 2, 2.0, window=9), share=0.75)
+    assert (d["used_side"], d["window_in_image"], d["used_of_window_in_image"]) == (1, 5, 1 / 5)
+    assert d["used_of_window"] == 1 / 9
 
 
 def test_sample_spaces_the_test_images_evenly():
     assert receptive.sample(5, 8).tolist() == [0, 1, 2, 3, 4]
     assert receptive.sample(9, 3).tolist() == [0, 4, 8]
+    assert receptive.sample(9, 3).dtype.kind == "i"  # indices, not floats
     assert len(set(receptive.sample(1000, 256))) == 256

@@ -64,27 +64,51 @@ def _same_padding(n: int, k: int, s: int) -> int:
     return max((out - 1) * s + k - n, 0) // 2
 
 
+def _side(pair, what: str) -> int:
+    """One side of a square (an int, or a pair of equal ints): the measure reads square images,
+    kernels, pools and strides only."""
+    sides = {int(v) for v in (pair if isinstance(pair, tuple | list) else (pair, pair))}
+    if len(sides) != 1:
+        raise ReceptiveError(f"{what} {tuple(pair)} is not square")
+    return sides.pop()
+
+
+def _window(layer) -> tuple[int, int, str] | None:
+    """A layer's (kernel or pool side, stride, padding), None for a layer without a window."""
+    k = getattr(layer, "kernel_size", None) or getattr(layer, "pool_size", None)
+    if k is None:
+        return None
+    if not (hasattr(layer, "strides") and hasattr(layer, "padding")):
+        raise ReceptiveError(f"{layer.name}: a {type(layer).__name__} is not read here")
+    if _side(getattr(layer, "dilation_rate", 1), f"{layer.name}: dilation") != 1:
+        raise ReceptiveError(f"{layer.name}: a dilated window is not read here")
+    stride = _side(layer.strides, f"{layer.name}: stride")
+    return _side(k, f"{layer.name}: window"), stride, layer.padding
+
+
 def centre_unit(model, layer_name: str | None = None) -> Unit:
     """The middle unit of `layer_name`'s map (index size // 2 on an even map) and its window:
     each convolution or pooling layer of kernel k and stride s moves a unit's first input pixel
     by (start - padding) × jump, widens the window by (k - 1) × jump and multiplies the jump by s
-    (Araujo et al., 2019, "Computing receptive fields of convolutional neural networks")."""
-    import keras
-
+    (Araujo et al., 2019, "Computing receptive fields of convolutional neural networks"). A
+    layer that changes the map's size without a window (cropping, resizing) is refused."""
     layer_name = layer_name or last_spatial_layer(model)
-    size = int(model.inputs[0].shape[1])
+    size = _side(tuple(model.inputs[0].shape[1:3]), f"{model.name}: input")
     first, jump, window = 0.0, 1, 1  # unit 0's first input pixel, its step, the window side
     for layer in model.layers:
-        if isinstance(layer, keras.layers.Conv2D | keras.layers.MaxPooling2D):
-            k = int(layer.kernel_size[0] if hasattr(layer, "kernel_size") else layer.pool_size[0])
-            s = int(layer.strides[0])
-            pad = _same_padding(size, k, s) if layer.padding == "same" else 0
+        shape = getattr(layer.output, "shape", ())
+        win = _window(layer)
+        if win is not None:
+            k, s, padding = win
+            pad = _same_padding(size, k, s) if padding == "same" else 0
             first -= pad * jump
             window += (k - 1) * jump
             jump *= s
-            size = int(layer.output.shape[1])
-        elif len(getattr(layer.output, "shape", ())) == 4 and hasattr(layer, "kernel_size"):
-            raise ReceptiveError(f"{layer.name}: a {type(layer).__name__} is not read here")
+        if len(shape) == 4:
+            out = _side(tuple(shape[1:3]), f"{layer.name}: map")
+            if win is None and out != size:
+                raise ReceptiveError(f"{layer.name}: a {type(layer).__name__} resizes the map")
+            size = out
         if layer.name == layer_name:
             break
     else:
@@ -105,7 +129,7 @@ def erf_map(model, images: np.ndarray, unit: Unit | None = None, batch: int = 32
     def centre(x):
         return keras.ops.sum(body(x, training=False)[:, unit.row, unit.col, :])
 
-    total = np.zeros(images.shape[1:3], dtype="float64")
+    total = np.zeros(images.shape[1:3])
     for i in range(0, len(images), batch):
         try:
             g = autodiff.gradient(centre, np.asarray(images[i : i + batch], dtype="float32"))
@@ -123,12 +147,11 @@ def used_side(erf: np.ndarray, centre: float, share: float = ERF_SHARE) -> int:
     a pixel at Chebyshev distance d from the centre is inside the square of side 2d + 1."""
     if not 0 < share <= 1:
         raise ValueError(f"share must be in (0, 1], not {share}")
-    idx = np.arange(erf.shape[0])
-    d = np.maximum(np.abs(idx[:, None] - centre), np.abs(idx[None, :] - centre))
-    order = np.argsort(d, axis=None, kind="stable")
+    rows, cols = np.arange(erf.shape[0]), np.arange(erf.shape[1])
+    d = np.maximum(np.abs(rows[:, None] - centre), np.abs(cols[None, :] - centre))
+    order = np.argsort(d, axis=None)  # within a distance the order changes no side
     mass = np.cumsum(erf.ravel()[order])
-    # the first distance where the mass reaches the share (a tolerance for float sums of 1.0)
-    at = int(np.searchsorted(mass, share * mass[-1] - 1e-12))
+    at = int(np.searchsorted(mass, share * mass[-1]))  # the first pixel where it is reached
     return int(round(2 * d.ravel()[order][at] + 1))
 
 
@@ -156,8 +179,8 @@ def describe(erf: np.ndarray, unit: Unit, share: float = ERF_SHARE) -> dict:
 def rms_radius(erf: np.ndarray, centre: float) -> float:
     """The root-mean-square distance of the map's mass from the centre, in pixels: the spread
     Luo et al. show grows with the square root of depth for a Gaussian-like ERF."""
-    idx = np.arange(erf.shape[0])
-    r2 = (idx[:, None] - centre) ** 2 + (idx[None, :] - centre) ** 2
+    rows, cols = np.arange(erf.shape[0]), np.arange(erf.shape[1])
+    r2 = (rows[:, None] - centre) ** 2 + (cols[None, :] - centre) ** 2
     return float(math.sqrt(float((erf * r2).sum() / erf.sum())))
 
 
