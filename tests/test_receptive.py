@@ -7,8 +7,9 @@ import keras
 import numpy as np
 import pytest
 
-from analysis.figures import receptive
+from analysis.figures import autodiff, receptive
 from analysis.models import networks
+from analysis.models.ablation import LocallyConnected2D
 
 
 def ones_chain(size: int, *convs: tuple[int, int, str], pool: bool = False) -> keras.Model:
@@ -133,6 +134,8 @@ def chain(size, *made, channels=1, width=None):
         (lambda: chain(8, keras.layers.Conv2D(1, (3, 1))), "window \\(3, 1\\) is not square"),
         (lambda: chain(8, keras.layers.Conv2D(1, 3, strides=(1, 2))), "stride .* not square"),
         (lambda: chain(8, keras.layers.Conv2D(1, 3, dilation_rate=2)), "dilated"),
+        (lambda: chain(8, keras.layers.Conv2D(1, 3, dilation_rate=(1, 2))), "dilation .* square"),
+        (lambda: chain(8, LocallyConnected2D(1, 3)), "a LocallyConnected2D is not read here"),
         (lambda: chain(8, keras.layers.Cropping2D(1)), "Cropping2D resizes the map"),
         (lambda: chain(8, keras.layers.Conv2D(1, 3), width=6), "input .* not square"),
     ],
@@ -178,6 +181,9 @@ def test_side_and_spread_by_hand_on_a_map_that_does_not_sum_to_one():
     assert receptive.used_side(erf, 1.0, 0.75) == 1  # 6 of 8
     assert receptive.used_side(erf, 1.0, 0.76) == 5  # the square reaching column 3
     assert receptive.rms_radius(erf, 1.0) == pytest.approx(np.sqrt(2 * 4 / 8))
+    # the farthest pixel alone at its distance: all of the mass needs the square reaching it
+    line = np.array([[1.0, 0.0, 1.0]])
+    assert receptive.used_side(line, 0.0, 1.0) == 5 and receptive.used_side(line, 0.0, 0.5) == 1
     # the window in the image: a window wider than the image counts the image's side
     wide = np.zeros((5, 5))
     wide[2, 2], wide[2, 4] = 6.0, 2.0
@@ -191,3 +197,12 @@ def test_sample_spaces_the_test_images_evenly():
     assert receptive.sample(9, 3).tolist() == [0, 4, 8]
     assert receptive.sample(9, 3).dtype.kind == "i"  # indices, not floats
     assert len(set(receptive.sample(1000, 256))) == 256
+
+
+def test_a_backend_without_gradients_is_named(monkeypatch):
+    def no_gradient(total, x):
+        raise autodiff.BackendError("the tensorflow or jax backend, not numpy")
+
+    monkeypatch.setattr(autodiff, "gradient", no_gradient)
+    with pytest.raises(receptive.ReceptiveError, match="the ERF needs the tensorflow or jax"):
+        receptive.erf_map(ones_chain(5, (3, 1, "same")), np.ones((1, 5, 5, 1)))

@@ -96,7 +96,7 @@ def centre_unit(model, layer_name: str | None = None) -> Unit:
     size = _side(tuple(model.inputs[0].shape[1:3]), f"{model.name}: input")
     first, jump, window = 0.0, 1, 1  # unit 0's first input pixel, its step, the window side
     for layer in model.layers:
-        shape = getattr(layer.output, "shape", ())
+        shape = layer.output.shape
         win = _window(layer)
         if win is not None:
             k, s, padding = win
@@ -105,7 +105,7 @@ def centre_unit(model, layer_name: str | None = None) -> Unit:
             window += (k - 1) * jump
             jump *= s
         if len(shape) == 4:
-            out = _side(tuple(shape[1:3]), f"{layer.name}: map")
+            out = int(shape[1])  # square: a square input through square windows
             if win is None and out != size:
                 raise ReceptiveError(f"{layer.name}: a {type(layer).__name__} resizes the map")
             size = out
