@@ -121,6 +121,15 @@ def test_a_network_without_a_spatial_map_or_gradient_is_refused():
     assert receptive.erf_map(small, np.ones((1, 5, 5, 1))).sum() == pytest.approx(1.0)
 
 
+class NoPadding(keras.layers.Layer):
+    """A window and a stride, but no padding the measure could read."""
+
+    kernel_size, strides = (3, 3), (1, 1)
+
+    def call(self, x):
+        return x
+
+
 def chain(size, *made, channels=1, width=None):
     x = inputs = keras.Input((size, width or size, channels))
     for layer in made:
@@ -136,6 +145,7 @@ def chain(size, *made, channels=1, width=None):
         (lambda: chain(8, keras.layers.Conv2D(1, 3, dilation_rate=2)), "dilated"),
         (lambda: chain(8, keras.layers.Conv2D(1, 3, dilation_rate=(1, 2))), "dilation .* square"),
         (lambda: chain(8, LocallyConnected2D(1, 3)), "a LocallyConnected2D is not read here"),
+        (lambda: chain(8, NoPadding()), "a NoPadding is not read here"),
         (lambda: chain(8, keras.layers.Cropping2D(1)), "Cropping2D resizes the map"),
         (lambda: chain(8, keras.layers.Conv2D(1, 3), width=6), "input .* not square"),
     ],
