@@ -52,3 +52,16 @@ def test_a_saved_network_replaces_figures_drawn_without_it(tmp_path, monkeypatch
     (profile_dir / learned.LOCAL_RUN / learned.MODEL_FILE).write_bytes(b"")
     compare.learned_figures(profile_dir, "cnn", tmp_path / "figs", None, None)
     assert len(drawn) == 1
+
+
+def test_a_summary_drawn_without_the_local_network_is_pending_once_it_is_saved(tmp_path):
+    profile_dir = tmp_path / "standard"
+    (profile_dir / learned.LOCAL_RUN).mkdir(parents=True)
+    without = {"local": None, "inputs": "k"}
+    assert not compare.learned_pending(profile_dir, None, without)  # nothing saved
+    (profile_dir / learned.LOCAL_RUN / learned.MODEL_FILE).write_bytes(b"")
+    assert compare.learned_pending(profile_dir, None, without)
+    assert compare.learned_pending(profile_dir, [learned.LOCAL_RUN], without)
+    assert not compare.learned_pending(profile_dir, ["cnn"], without)  # its run is not current
+    assert not compare.learned_pending(profile_dir, None, {"local": {"run": "x"}})  # drawn with it
+    assert not compare.learned_pending(profile_dir, None, None)  # no figures at all yet

@@ -264,11 +264,28 @@ def refresh(profile_dir: Path, plan, data_dir=None) -> dict | None:
     if not is_current(profile_dir, plan.reference, plan.baseline, groups, only):
         return summarize(profile_dir, plan.reference, plan.baseline, groups, data_dir, only)
     summary = json.loads((profile_dir / SUMMARY_DIR / "summary.json").read_text())
+    # A network saved here since (trained, or restored with `runner restore-model`) is read
+    # without recomputing the findings, which do not read the networks.
+    fig_dir = profile_dir / SUMMARY_DIR / "figures"
+    changed = False
     if receptive.pending(profile_dir, groups, only, summary.get("receptive")):
-        # a kernel network saved here since (trained, or restored): measured without recomputing
-        # the findings, which do not read the networks
-        fig_dir = profile_dir / SUMMARY_DIR / "figures"
         before = summary.get("receptive")
         summary["receptive"] = receptive.study(profile_dir, groups, fig_dir, data_dir, only, before)
+        changed = True
+    if learned_pending(profile_dir, only, summary.get("learned")):
+        summary["learned"] = learned_figures(profile_dir, plan.reference, fig_dir, data_dir, only)
+        changed = True
+    if changed:
         write_json(profile_dir / SUMMARY_DIR / "summary.json", summary)
     return summary
+
+
+def learned_pending(profile_dir: Path, only, before: dict | None) -> bool:
+    """The learned figures were drawn without the locally connected network, which is saved
+    here now (and current)."""
+    from analysis.figures import learned
+
+    if not before or before.get("local"):
+        return False
+    saved = (profile_dir / learned.LOCAL_RUN / learned.MODEL_FILE).exists()
+    return saved and (only is None or learned.LOCAL_RUN in only)
