@@ -11,13 +11,29 @@ import numpy as np
 import pytest
 
 from runner import __main__ as cli
-from runner import layout, restore
+from runner import execute, layout, restore
+from runner.plan import load
+
+
+@pytest.fixture(scope="module")
+def trained(real_data, tmp_path_factory):
+    """The smoke profile's kernel-5x5 run, computed once for this file (not the session's smoke
+    fixture: these tests then run beside the smoke profile's, on another worker)."""
+    results = tmp_path_factory.mktemp("restore") / "results"
+    mp = pytest.MonkeyPatch()
+    mp.setenv("RESULTS_DIR", str(results))
+    mp.setenv("CACHE_DIR", str(tmp_path_factory.getbasetemp() / "cache"))  # as the smoke run's
+    plan = load(profile="smoke")
+    outcome = execute.run_plan(plan, ["kernel-5x5"], real_data, summary=False)
+    mp.undo()
+    assert outcome.failed == [], outcome.messages
+    return plan, results / "smoke"
 
 
 @pytest.fixture
-def results(smoke, tmp_path, monkeypatch):
-    """A copy of the session's smoke results, which this test may change."""
-    plan, folder, _ = smoke
+def results(trained, tmp_path, monkeypatch):
+    """A copy of the run, which a test may change."""
+    plan, folder = trained
     copy = tmp_path / "results"
     shutil.copytree(folder, copy / "smoke")
     monkeypatch.setenv("RESULTS_DIR", str(copy))
