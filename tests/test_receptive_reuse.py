@@ -119,3 +119,41 @@ def test_without_the_data_set_saved_networks_wait(profile, tmp_path):
     d, data, measured = profile
     save_model(d, "cnn")
     assert run(d, tmp_path / "nowhere") is None and measured == []
+
+
+def test_the_figure_is_legible_at_the_content_width():
+    """Every text of the figure at least display.MIN_TEXT_PT as the page shows it, with all five
+    columns (three of them not measured) and both sizes."""
+    import io
+
+    from PIL import Image
+
+    from analysis.figures import display, receptive_draw
+    from analysis.figures.notebook import DPI
+
+    rows = {
+        48: {"kernel-3x3": numbers(48), "kernel-5x5": {**numbers(48), "window": 76}},
+        128: {"kernel-128-3x3": numbers(128)},
+    }
+    maps = {n: np.ones((d["image_size"],) * 2) for r in rows.values() for n, d in r.items()}
+    columns = ["kernel-3x3", "kernel-5x5", "kernel-7x7", "kernel-3to5", "kernel-3x3-wide"]
+    fig = receptive_draw.figure(rows, maps, columns)
+    buf = io.BytesIO()
+    fig.savefig(buf, dpi=DPI, bbox_inches="tight")
+    width = Image.open(buf).size[0]
+    assert display.small_texts(fig, DPI, width) == []
+
+
+def test_new_drawing_code_redraws_the_figure_from_the_kept_maps(profile):
+    d, data, measured = profile
+    save_model(d, "cnn")
+    first = run(d, data)
+    assert not receptive.figure_stale(first) and not receptive.figure_stale(None)
+    (d / "cnn" / receptive.MODEL_FILE).unlink()
+    figure = d / compare.SUMMARY_DIR / first["figure"]
+    figure.unlink()
+    older = {**first, "figure_code": "older"}
+    assert receptive.figure_stale(older)
+    again = run(d, data, older)
+    assert figure.exists() and len(measured) == 1  # drawn again, nothing measured again
+    assert again["networks"] == first["networks"] and again["figure_code"] == first["figure_code"]

@@ -4,6 +4,7 @@ square that holds most of the gradient and the image's edge drawn on it, all in 
 
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 
 import matplotlib
@@ -25,6 +26,12 @@ def _square(ax, centre_offset: tuple[float, float], side: float, **style) -> Non
 
 
 def draw(rows: dict[int, dict[str, dict]], maps: dict[str, np.ndarray], columns: list[str], path):
+    """The figure (`figure`) saved at `path`."""
+    with _style():
+        return _save(figure(rows, maps, columns), Path(path))
+
+
+def figure(rows: dict[int, dict[str, dict]], maps: dict[str, np.ndarray], columns: list[str]):
     """`rows`: image size -> {run: its `describe` numbers}; `maps`: run -> ERF map; `columns`: the
     network of each column (a 128 px run sits under its 48 px twin, named by `columns`' entry).
     The panels of a row share one scale, the row's widest theoretical window, so sizes compare
@@ -32,11 +39,11 @@ def draw(rows: dict[int, dict[str, dict]], maps: dict[str, np.ndarray], columns:
     reaches into the padding."""
     sizes = sorted(rows)
     n_cols = len(columns)
-    with _style():
+    with _style():  # every text at the site's size, legible at the content width
         fig, axes = plt.subplots(
             len(sizes),
             n_cols,
-            figsize=(FIG_WIDTH, 1.55 * len(sizes) + 0.9),
+            figsize=(FIG_WIDTH, 1.6 * len(sizes) + 1.3),
             squeeze=False,
             layout="constrained",
         )
@@ -49,16 +56,15 @@ def draw(rows: dict[int, dict[str, dict]], maps: dict[str, np.ndarray], columns:
                 if c == 0:
                     ax.set_ylabel(f"{size} px input")
                 if r == 0:
-                    ax.set_title(display.name(column), fontsize="small")
+                    ax.set_title(textwrap.fill(display.name(column), 11))
                 if run is None:
                     ax.text(
                         0.5,
                         0.5,
-                        "not measured:\nno saved network",
+                        "not\nmeasured",
                         ha="center",
                         va="center",
                         transform=ax.transAxes,
-                        fontsize="x-small",
                         color="0.4",
                     )
                     ax.set_frame_on(False)
@@ -77,10 +83,8 @@ def draw(rows: dict[int, dict[str, dict]], maps: dict[str, np.ndarray], columns:
             ),
             matplotlib.lines.Line2D([], [], color="0.5", lw=0.8, label="edge of the image"),
         ]
-        fig.legend(
-            handles=handles, loc="outside lower center", ncols=3, fontsize="x-small", frameon=False
-        )
-        return _save(fig, Path(path))
+        fig.legend(handles=handles, loc="outside lower center", ncols=2, frameon=False)
+        return fig
 
 
 def _share(rows: dict) -> str:
@@ -124,5 +128,4 @@ def _panel(ax, d: dict, erf: np.ndarray, half: float) -> None:
         transform=ax.transAxes,
         ha="center",
         va="top",
-        fontsize="x-small",
     )

@@ -264,12 +264,13 @@ def refresh(profile_dir: Path, plan, data_dir=None) -> dict | None:
     if not is_current(profile_dir, plan.reference, plan.baseline, groups, only):
         return summarize(profile_dir, plan.reference, plan.baseline, groups, data_dir, only)
     summary = json.loads((profile_dir / SUMMARY_DIR / "summary.json").read_text())
-    # A network saved here since (trained, or restored with `runner restore-model`) is read
-    # without recomputing the findings, which do not read the networks.
+    # A network saved here since (trained, or restored with `runner restore-model`) is read, and a
+    # figure of older drawing code redrawn from the kept maps, without recomputing the findings,
+    # which do not read the networks.
     fig_dir = profile_dir / SUMMARY_DIR / "figures"
     changed = False
-    if receptive.pending(profile_dir, groups, only, summary.get("receptive")):
-        before = summary.get("receptive")
+    before = summary.get("receptive")
+    if receptive.pending(profile_dir, groups, only, before) or receptive.figure_stale(before):
         summary["receptive"] = receptive.study(profile_dir, groups, fig_dir, data_dir, only, before)
         changed = True
     if learned_pending(profile_dir, only, summary.get("learned")):

@@ -46,6 +46,18 @@ def model_folder(profile_dir: Path, name: str) -> Path:
     return profile_dir / (record.get("same_computation_as") or name)
 
 
+def figure_key() -> str:
+    """The drawing code's print: a change to it redraws the figure from the kept maps."""
+    lib = codeprint.Library(paths.ROOT)
+    source = "from analysis.figures import receptive_draw\nreceptive_draw.draw\n"
+    return hashlib.sha256(codeprint.code_print(lib, source).value.encode()).hexdigest()[:16]
+
+
+def figure_stale(before: dict | None) -> bool:
+    """A figure drawn by other drawing code than today's."""
+    return bool(before) and before.get("figure_code") != figure_key()
+
+
 def entry_key(profile_dir: Path, name: str) -> str:
     """The measuring code's print, the run's record and its saved network's description."""
     lib = codeprint.Library(paths.ROOT)
@@ -117,6 +129,7 @@ def study(
         "networks": {n: out[n] for n in order},
         "missing": [n for n in names if n not in out],
         "figure": str(Path(figure).relative_to(profile_dir / layout.STUDY_DIR)),
+        "figure_code": figure_key(),
         "share": receptive.ERF_SHARE,
     }
 
