@@ -18,6 +18,7 @@ from PIL import Image  # noqa: E402
 
 from analysis import paths  # noqa: E402
 from analysis.figures import display
+from analysis.figures import families as family_figures
 from analysis.figures import mechanisms as mechanism_figures
 from analysis.figures import notebook as figures
 from analysis.figures import runs as run_figures
@@ -84,7 +85,8 @@ def drawn(tmp_path_factory):
         plt.close(fig)
         return Path(path)
 
-    for module in (study_figures, run_figures, mechanism_figures):  # each calls _save by name
+    # each calls _save by name
+    for module in (study_figures, run_figures, mechanism_figures, family_figures):
         mp.setattr(module, "_save", checking_save)
     out_dir = tmp_path_factory.mktemp("figures")
     try:
@@ -112,6 +114,7 @@ def test_every_study_figure_of_the_site_is_drawn_and_checked(drawn):
     assert set(summary["figures"]) <= set(figs) | {"scout"}
     assert {"headline", "accuracy_vs_parameters", "translation", "scout"} <= set(figs)
     assert {"class_distribution", "instruments"} <= set(figs)  # the Data page's, from the EDA
+    assert "family_kernels" in figs  # a decision family's, beside its table
     for kind in ("learning_curves", "confusion_matrix", "per_class_f1", "translation"):
         assert f"{kind}/{summary['reference']}" in figs, kind  # each run page's own figures
     assert all(str(p) in seen for p in figs.values())

@@ -11,7 +11,7 @@ import matplotlib
 import matplotlib.pyplot as plt
 import numpy as np
 
-from analysis.figures import display
+from analysis.figures import display, families
 from analysis.figures.notebook import FIG_WIDTH, _legend_below, _reference_lines, _save, _style
 from analysis.figures.runs import (
     architecture,
@@ -272,6 +272,7 @@ def draw_all(
             fig_dir / "accuracy_vs_flops.png",
             base,
         )
+    out.update(families.draw(found, runs, fig_dir, base))
     curves = {
         n: runs[n]["translation"]
         for n in (reference, baseline)
