@@ -19,7 +19,7 @@ from runner import layout
 from runner.backends.local import rel
 from runner.layout import PUBLISHED  # tells the MkDocs hook which results folder the pages show
 from runner.plan import Plan
-from runner.report import compare
+from runner.report import compare, planned
 from runner.report.compare import load_runs
 
 # report/ files written by hand (the glossary is appended to every page by mkdocs.yml)
@@ -95,6 +95,8 @@ def context(plan: Plan, results: Path, allow_failed: bool, refresh: bool = True)
         "plan": info,
         "runs": runs,
         "models": models,
+        # what each pending decision-family network will be, built from its plan entry
+        "planned": planned.networks(info, runs, plan.reference),
         "table": table,
         "seeds": plan.runs[plan.reference].params.get("seeds", []),
         "eda": runs.get("eda"),
