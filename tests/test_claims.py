@@ -271,3 +271,71 @@ def test_the_three_answers_use_test_accuracy_and_label_any_secondary_metric(publ
         when = text[text.index("When is convolution") :]
         when = when[: when.index("## ", 1)] if "## " in when[1:] else when
         assert "macro-F1" not in when.split("Against the reference study")[0], name
+
+
+def planted_family(ctx: dict, key: str, rename: dict, verdicts_by_run: dict | None = None) -> dict:
+    """`ctx` whose finding `key` is the 48 px kernel family's with its runs renamed; each run in
+    `verdicts_by_run` gets that (difference, verdict) on test accuracy."""
+    source = ctx["summary"]["findings"]["kernels"]
+    name = lambda n: rename.get(n, n)  # noqa: E731
+    fam = {
+        "runs": [name(n) for n in source["runs"]],
+        "rows": {name(n): r for n, r in source["rows"].items()},
+        "against_reference": {
+            name(n): copy.deepcopy(c) for n, c in source["against_reference"].items()
+        },
+    }
+    for run, (difference, verdict) in (verdicts_by_run or {}).items():
+        fam["against_reference"][run]["accuracy"].update(difference=difference, verdict=verdict)
+    summary = copy.deepcopy(ctx["summary"])
+    summary["findings"][key] = fam
+    return {**ctx, "summary": summary}
+
+
+def test_the_interpretation_sets_the_128_px_family_beside_the_reference_study(published):
+    lit = display.LITERATURE["reference_kernels"]["accuracy"]
+    rename = {published["reference"]: "kernel-128-3x3"}
+    rename.update({n: n.replace("kernel-", "kernel-128-") for n in lit if n != "kernel-3x3"})
+    ctx = planted_family(published, "kernels_128", rename)
+    rows = ctx["summary"]["findings"]["kernels_128"]["rows"]
+    ours = {n: rows[n.replace("kernel-", "kernel-128-")]["test_accuracy"] for n in lit}
+    text = page(ctx, "interpretation.md")
+    assert "At 128 px, the reference study's own size, these networks score" in text
+    order_said = "The order is the reference study's;" in text
+    assert order_said == claims.same_order(lit, ours)
+    below = all(ours[n] < lit[n] for n in lit)
+    assert ("every one of them scores below that study's single run" in text) == below
+    assert "(the rest still training)" not in text
+    # Planted: the 7×7 network first, and one network still training.
+    ctx["summary"]["findings"]["kernels_128"]["rows"]["kernel-128-7x7"]["test_accuracy"] = 0.99
+    del ctx["summary"]["findings"]["kernels_128"]["rows"]["kernel-128-3to5"]
+    text = page(ctx, "interpretation.md")
+    assert "The order is not the reference study's" in text
+    assert "(the rest still training)" in text
+    assert "every one of them scores below" not in text
+
+
+def test_the_interpretation_says_which_way_a_decision_s_difference_goes(published):
+    rename = {published["reference"]: "kernel-128-3x3", "kernel-5x5": "depth-128-2"}
+    rename.update({"kernel-7x7": "depth-128-5", "kernel-3to5": "depth-128-3"})
+    difference, none = "difference", "no difference shown"
+    plain = planted_family(published, "depth_128", rename)
+    for c in plain["summary"]["findings"]["depth_128"]["against_reference"].values():
+        c["accuracy"]["verdict"] = none
+    text = page(plain, "interpretation.md")
+    assert "Depth**: " + display.name("depth-128-2") in text
+    assert "No member differs from the reference by the rule" in text.split("**Depth**")[1]
+    mixed = planted_family(
+        published,
+        "depth_128",
+        rename,
+        {"depth-128-2": (-0.08, difference), "depth-128-5": (0.05, difference)},
+    )
+    for n in ("depth-128-3", "kernel-3x3-wide"):
+        mixed["summary"]["findings"]["depth_128"]["against_reference"][n]["accuracy"]["verdict"] = (
+            none
+        )
+    depth = page(mixed, "interpretation.md").split("**Depth**")[1].split("**Pooling")[0]
+    assert f"By the rule, {display.name('depth-128-2')} scores below the reference" in depth
+    assert f"By the rule, {display.name('depth-128-5')} scores above the reference" in depth
+    assert "No member differs" not in depth
