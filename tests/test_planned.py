@@ -40,3 +40,35 @@ def test_nothing_is_built_without_the_reference_s_record_or_a_pending_network():
     info = {"depth-128-2": {"group": "depth-128", "notebook": "model", "params": {}}}
     assert planned.networks(info, {}, "cnn") == {}
     assert planned.networks(info, {"depth-128-2": {}, "cnn": {}}, "cnn") == {}
+
+
+def test_a_network_that_cannot_be_built_at_its_size_is_left_blank_and_named(capsys):
+    """Valid padding at 32 px trims the map to nothing: the row stays blank, the render goes on,
+    and the warning names the plan entry and the size."""
+    plan = load(profile="standard")
+    reference = json.loads(
+        (paths.ROOT / "results" / "standard" / plan.reference / "metrics.json").read_text()
+    )
+    info = {
+        n: {"group": "padding-128", "notebook": "model", "params": {"model": "cnn_valid", **extra}}
+        for n, extra in (("small", {"image_size": 32}), ("fits", {"image_size": 48}))
+    }
+    got = planned.networks(info, {plan.reference: reference}, plan.reference)
+    assert set(got) == {"fits"}
+    err = capsys.readouterr().err
+    assert "runs.small" in err and "32 px" in err and "runs.fits" not in err
+
+
+def test_every_run_of_the_smoke_profile_builds():
+    """The tests' profile shrinks the images: every decision-family network must still fit."""
+    plan = load(profile="smoke")
+    info = {
+        n: {"group": r.group, "notebook": r.notebook, "params": r.params}
+        for n, r in plan.runs.items()
+    }
+    reference = json.loads(
+        (paths.ROOT / "results" / "standard" / plan.reference / "metrics.json").read_text()
+    )
+    got = planned.networks(info, {plan.reference: reference}, plan.reference)
+    pending = {n for n, r in info.items() if r["group"] in planned.FAMILIES}
+    assert set(got) == pending

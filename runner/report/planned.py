@@ -5,6 +5,7 @@ map and FLOPs before its run exists, the same numbers its record will hold."""
 from __future__ import annotations
 
 import ast
+import sys
 from functools import cache
 
 from analysis import paths
@@ -50,11 +51,17 @@ def networks(plan_info: dict, runs: dict, reference: str) -> dict[str, dict]:
     from analysis.models import networks as nets
     from analysis.training import experiment
 
-    return {
-        n: nets.summary(
-            experiment.build_model(
-                params(plan_info[n]["notebook"], plan_info[n]["params"]), n_classes, seed=0
+    described = {}
+    for n in pending:
+        p = params(plan_info[n]["notebook"], plan_info[n]["params"])
+        try:
+            model = experiment.build_model(p, n_classes, seed=0)
+        except ValueError as e:  # a map shrinks to nothing at this profile's image size
+            print(
+                f"warning: {paths.PLAN_FILE}: runs.{n}: its network cannot be built at "
+                f"{p['image_size']} px, so its design row stays blank ({e})",
+                file=sys.stderr,
             )
-        )
-        for n in pending
-    }
+            continue
+        described[n] = nets.summary(model)
+    return described
