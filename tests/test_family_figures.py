@@ -85,3 +85,16 @@ def test_a_family_is_drawn_once_a_network_stands_beside_its_reference(
 ):
     monkeypatch.setattr(families, "family", lambda f, r, path, b=None: path)
     assert set(families.draw(found, RUNS, tmp_path)) == drawn
+
+
+def test_an_interval_beside_its_estimate_is_drawn_as_computed(tmp_path, monkeypatch):
+    """A percentile bootstrap interval can miss the difference of the means (one seed, a
+    clipped accuracy): the figure draws it where it lies instead of failing."""
+    seen = {}
+    monkeypatch.setattr(families, "_save", lambda fig, path, photo=False: seen.update(fig=fig))
+    f = finding()
+    f["against_reference"]["big"] = comparison(0.06, [0.07, 0.1], verdicts.DIFFERENCE)
+    families.family(f, RUNS, tmp_path / "f.png")
+    right = seen["fig"].get_axes()[1]
+    spans = [sorted(line.get_xdata()) for line in right.get_lines() if line.get_linestyle() == "-"]
+    assert [7.0, 10.0] in [[round(v, 6) for v in s] for s in spans]

@@ -89,15 +89,12 @@ def family(finding: dict, runs: dict, path, baselines=None) -> Path:
             d = 100 * r["difference"]
             lo, hi = (100 * v for v in r["ci95"]) if r["ci95"] else (d, d)
             spans += [lo, hi]
-            right.errorbar(
-                d,
-                i,
-                xerr=[[d - lo], [hi - d]],
-                fmt="o",
-                ms=6,
-                capsize=3,
-                color="black",
-                mfc="black" if r["shown"] else "white",
+            # The interval as computed, not as error bars around the estimate: a percentile
+            # bootstrap interval need not contain the difference of the means.
+            right.plot([lo, hi], [i, i], "-", color="black", lw=1.2, zorder=1)
+            right.plot([lo, hi], [i, i], "|", color="black", ms=8, zorder=1)
+            right.plot(
+                [d], [i], "o", ms=6, color="black", zorder=2, mfc="black" if r["shown"] else "white"
             )
         reach = max(5.0, max(abs(s) for s in spans) * 1.15)
         right.set_xlim(-reach, reach)
