@@ -339,3 +339,42 @@ def test_the_interpretation_says_which_way_a_decision_s_difference_goes(publishe
     assert f"By the rule, {display.name('depth-128-2')} scores below the reference" in depth
     assert f"By the rule, {display.name('depth-128-5')} scores above the reference" in depth
     assert "No member differs" not in depth
+
+
+def test_the_kernel_page_speaks_of_several_comparisons_only_where_there_are(published):
+    """Holm's bullet appears under a family only when more than one comparison was adjusted."""
+    text = page(published, "kernels.md")
+    sections = text.split("## At ")[1:]
+    assert len(sections) >= 2
+    for key, section in zip(("kernels_128", "kernels"), sections[:2], strict=True):
+        holm = published["summary"]["findings"].get(key, {}).get("holm") or {}
+        tested = sum(h.get("p_adjusted") is not None for h in holm.values())
+        assert ("Several comparisons at once" in section) == (tested > 1), key
+        assert "at once. -" not in section and not section.rstrip().endswith("at once.")
+
+
+def test_global_context_names_a_larger_kernel_as_better_at_128_px_only_by_the_rule(published):
+    rename = {published["reference"]: "kernel-128-3x3", "kernel-5x5": "kernel-128-5x5"}
+    rename.update({"kernel-7x7": "kernel-128-7x7", "kernel-3to5": "kernel-128-3to5"})
+    rename["kernel-3x3-wide"] = "kernel-128-3x3-wide"
+    ctx = planted_family(
+        published,
+        "kernels_128",
+        rename,
+        {"kernel-128-5x5": (0.05, "difference"), "kernel-128-7x7": (-0.02, "difference")},
+    )
+    ctx["runs"] = dict(ctx["runs"])
+    for old, new in rename.items():
+        ctx["runs"].setdefault(new, ctx["runs"][old])
+    for n in ("kernel-128-3to5",):
+        ctx["summary"]["findings"]["kernels_128"]["against_reference"][n]["accuracy"]["verdict"] = (
+            "no difference shown"
+        )
+    text = page(ctx, "interpretation.md")
+    five = display.name("kernel-128-5x5")
+    assert f"{five} beats {display.name('kernel-128-3x3')} by the rule" in text
+    assert "the rest still training" not in text.split("Very little data")[0]
+    for c in ctx["summary"]["findings"]["kernels_128"]["against_reference"].values():
+        c["accuracy"]["verdict"] = "no difference shown"
+    text = page(ctx, "interpretation.md")
+    assert "no larger kernel beats" in text and f"{five} beats" not in text
