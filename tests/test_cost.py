@@ -184,12 +184,42 @@ def test_the_published_records():
         assert sum(r["phases"].values()) == pytest.approx(r["seconds"], abs=0.5)
         # Training is most of a run, except in a run of a minute or two, where the kernel's
         # start, the evaluation and the figures take about as long.
-        assert r["shares"]["training"] > 0.5 or r["seconds"] < 120, r["name"]
+        # A resumed run's reused seeds ("earlier") were training in another process.
+        trained = r["shares"]["training"] + r["shares"]["earlier"]
+        assert trained > 0.5 or r["seconds"] < 120, r["name"]
         record = json.loads((results / r["name"] / "run.json").read_text())
         nb = json.loads((results / r["name"] / f"{record['notebook']}.ipynb").read_text())
-        assert len(cost.epoch_seconds(nb)) == r["epochs"]
+        assert len(cost.epoch_seconds(nb)) == r["epochs"] - r["reused_epochs"]
     assert s["study"]["runs"] == len(s["rows"])
     mech = [r for r in s["rows"] if r["group"] in ("mechanisms", "data-size")]
     assert mech and s["mechanisms"]["runs"] == len(mech)
     assert s["mechanisms"]["seconds"] == pytest.approx(sum(r["seconds"] for r in mech))
     assert s["mechanisms"]["seconds"] < s["study"]["seconds"]
+
+
+def test_a_resumed_run_counts_its_reused_seeds_once_and_estimates_only_what_it_ran():
+    """Seed 0 came from an interrupted process's store: its fit time (every seed's recorded fit
+    less the epochs printed here) is added to the run as "earlier", and val scoring, evaluation
+    and the translation test are estimated for seed 1 alone."""
+    m = metrics()
+    m["per_seed"] = [{"seed": 0, "epochs_run": 2}, {"seed": 1, "epochs_run": 2}]
+    reused = "--- seed 0: reused from results/x.seeds (an interrupted run finished it) ---\n"
+    nb = notebook(
+        [
+            ("from analysis import experiment", 5.0, ""),
+            ("results = experiment.train_seeds(build, data, params)", 15.0, reused + EPOCHS),
+        ]
+    )
+    assert cost.reused_seeds(nb) == [0] and cost.reused_seeds(model_notebook()) == []
+    assert cost.earlier_seconds(m, nb) == pytest.approx(20.0 - 3.0)
+    b = cost.breakdown({"seconds": 25.0}, m, nb)
+    p = b["phases"]
+    assert b["seconds"] == pytest.approx(25.0 + 17.0) and sum(p.values()) == pytest.approx(42.0)
+    assert p["earlier"] == pytest.approx(17.0)
+    assert p["val_scoring"] == pytest.approx(30 * 2 * 0.01)  # seed 1's two epochs only
+    assert p["training"] == pytest.approx(3.0 - 0.6)
+    assert p["test_evaluation"] == pytest.approx(140 * 0.01)  # one seed, not two
+    row = cost.run_cost("x", {"seconds": 25.0}, m, nb, None)
+    assert row["reused_seeds"] == [0] and row["reused_epochs"] == 2 and row["epochs"] == 4
+    assert row["fit_seconds"] == pytest.approx(20.0)  # every seed's training, reused included
+    assert "earlier" not in cost.noteworthy([row])  # it was training, in another process

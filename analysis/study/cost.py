@@ -36,9 +36,12 @@ PHASES = (
     "learned_figures",
     "save",
     "export",
+    "earlier",
     "other",
 )
-RECORDED = PHASES[1:-2]  # the phases a notebook with `timing.phases` measures itself
+# "earlier": the training of seeds an interrupted process finished and this one reused
+# (runner/resume.py), taken from their records: their share of the run happened before run.json's
+# clock started, so it is added to the whole run rather than lost from it.
 TRAINING_STEP_PASSES = 3  # a training step: forward, and a backward pass of about twice its work
 NOTEWORTHY = 0.10  # a non-training phase above this share of a run is explained on the page
 
@@ -54,6 +57,8 @@ CELL_ROLES = (
 )
 EPOCH_LINE = re.compile(r"^\s*(\d+)/(\d+) - \S+ - ([\d.]+)(us|ms|s)/step", re.MULTILINE)
 UNIT = {"us": 1e-6, "ms": 1e-3, "s": 1.0}
+# The line the runner's resume cell prints for a seed it loads instead of training.
+REUSED_LINE = re.compile(r"^--- seed (\d+): reused from ", re.MULTILINE)
 
 
 def _time(stamp: str) -> datetime:
@@ -109,6 +114,25 @@ def epoch_seconds(nb: dict) -> list[float]:
     ]
 
 
+def reused_seeds(nb: dict) -> list[int]:
+    """The seeds this process loaded from an interrupted run's store instead of training."""
+    text = "".join(c["text"] for c in cells(nb) if c["role"] == "training")
+    return [int(s) for s in REUSED_LINE.findall(text)]
+
+
+def reused_epochs(metrics: dict, reused: list[int]) -> int:
+    """Epochs the reused seeds ran (in an earlier process)."""
+    return sum(r.get("epochs_run", 0) for r in metrics.get("per_seed", []) if r["seed"] in reused)
+
+
+def earlier_seconds(metrics: dict, nb: dict) -> float:
+    """Seconds in `model.fit` of the reused seeds: every seed's recorded fit time less the
+    epochs this process printed (zero for a run that reused nothing)."""
+    if not reused_seeds(nb) or "timing" not in metrics:
+        return 0.0
+    return max(training_seconds(metrics) - sum(epoch_seconds(nb)), 0.0)
+
+
 def split_sizes(metrics: dict) -> dict[str, int]:
     """Images per split the run trained and scored on (its per-class counts)."""
     rows = metrics.get("shift", {}).get("per_class", [])
@@ -138,7 +162,8 @@ def breakdown(record: dict, metrics: dict, nb: dict) -> dict:
     the whole. From `timing.phases` where the run recorded them; else from the notebook's cells,
     with val scoring, test evaluation and the translation test estimated from the inference
     speed the run measured (listed under `estimated`)."""
-    total = float(record["seconds"])
+    earlier = earlier_seconds(metrics, nb)
+    total = float(record["seconds"]) + earlier
     lead, span = notebook_span(nb)
     executed = cells(nb)
     by_role: dict[str, float] = {}
@@ -146,7 +171,8 @@ def breakdown(record: dict, metrics: dict, nb: dict) -> dict:
         by_role[c["role"]] = by_role.get(c["role"], 0.0) + c["duration"]
     phases = dict.fromkeys(PHASES, 0.0)
     phases["start"] = lead + by_role.get("start", 0.0)
-    phases["export"] = max(total - span, 0.0) if span else 0.0
+    phases["export"] = max(total - earlier - span, 0.0) if span else 0.0
+    phases["earlier"] = earlier
     timing = metrics.get("timing", {})
     estimated: list[str] = []
     recorded = timing.get("phases")
@@ -160,11 +186,13 @@ def breakdown(record: dict, metrics: dict, nb: dict) -> dict:
         for role in ("data_load", "build", "figures", "learned_figures", "save"):
             phases[role] += by_role.get(role, 0.0)
         cell = by_role.get("training", 0.0)
-        fit = min(training_seconds(metrics), cell) if timing else 0.0
+        fit = min(training_seconds(metrics) - earlier, cell) if timing else 0.0
         ms = float(timing.get("inference_ms_per_image") or 0.0) / 1000
         sizes = split_sizes(metrics)
-        seeds = len(timing.get("epochs_run", []))
-        val = min(sizes.get("val", 0) * sum(timing.get("epochs_run", [])) * ms, fit)
+        reused = reused_seeds(nb)  # trained, scored and tested in an earlier process
+        seeds = len(timing.get("epochs_run", [])) - len(reused)
+        epochs = sum(timing.get("epochs_run", [])) - reused_epochs(metrics, reused)
+        val = min(sizes.get("val", 0) * epochs * ms, fit)
         phases["training"] = fit - val
         phases["val_scoring"] = val
         after = max(cell - fit, 0.0)
@@ -229,10 +257,13 @@ def run_cost(name: str, record: dict, metrics: dict, nb: dict, bench: dict | Non
     timing = metrics["timing"]
     fit = training_seconds(metrics)
     cpu = timing.get("cpu") or record.get("cpu") or {}
+    reused = reused_seeds(nb)
     row = {
         "name": name,
         "seeds": len(timing["epochs_run"]),
         "epochs": sum(timing["epochs_run"]),
+        "reused_seeds": reused,
+        "reused_epochs": reused_epochs(metrics, reused),
         "seconds": b["seconds"],
         "phases": b["phases"],
         "shares": {k: v / b["seconds"] if b["seconds"] else 0.0 for k, v in b["phases"].items()},
@@ -251,7 +282,11 @@ def run_cost(name: str, record: dict, metrics: dict, nb: dict, bench: dict | Non
     net = network_for(bench, name, metrics)
     if net is not None:
         idle = idle_epoch_seconds(metrics, net, bench)
-        extra = contention(epochs, idle) if epochs else max(fit - idle * row["epochs"], 0.0)
+        if epochs:  # the epochs this process printed, and the reused seeds' as a whole
+            earlier = b["phases"]["earlier"]
+            extra = contention(epochs, idle) + max(earlier - idle * row["reused_epochs"], 0.0)
+        else:
+            extra = max(fit - idle * row["epochs"], 0.0)
         row.update(
             network=net["name"],
             gflops=net["plain_gflops"],
@@ -288,11 +323,12 @@ def totals(rows: list[dict], label: str) -> dict:
 
 
 def noteworthy(rows: list[dict], share: float = NOTEWORTHY) -> dict[str, list[str]]:
-    """Non-training phases above `share` of a run: phase -> the runs where it is."""
+    """Non-training phases above `share` of a run: phase -> the runs where it is (a resumed
+    run's reused seeds were training, in an earlier process)."""
     out: dict[str, list[str]] = {}
     for r in rows:
         for phase, s in r["shares"].items():
-            if phase != "training" and s > share:
+            if phase not in ("training", "earlier") and s > share:  # "earlier" trained too
                 out.setdefault(phase, []).append(r["name"])
     return out
 
