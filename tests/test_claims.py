@@ -378,3 +378,25 @@ def test_global_context_names_a_larger_kernel_as_better_at_128_px_only_by_the_ru
         c["accuracy"]["verdict"] = "no difference shown"
     text = page(ctx, "interpretation.md")
     assert "no larger kernel beats" in text and f"{five} beats" not in text
+
+
+def test_a_family_names_a_network_whose_seeds_had_not_levelled_off_only_when_one_had_not(
+    published,
+):
+    family = [n for n, r in published["plan"].items() if r["group"] == "stride-128"]
+    name = next((n for n in family if n in published["runs"]), None)
+    if name is None:
+        pytest.skip("no computed stride network yet")
+    said = f"Not every seed of {display.name(name)} levelled off"
+    for flat in (True, False):
+        ctx = {**published, "runs": dict(published["runs"])}
+        run = copy.deepcopy(ctx["runs"][name])
+        for i, s in enumerate(run["per_seed"]):
+            s["plateaued"] = flat or i > 0
+        ctx["runs"][name] = run
+        assert (said in page(ctx, "design.md")) == (not flat)
+
+
+def test_each_decision_s_line_keeps_its_sentences_apart(published):
+    text = page(published, "interpretation.md")
+    assert ".No member" not in text and ".By the rule" not in text
